@@ -1,0 +1,76 @@
+"""The trial scheduler interface: decides, per result, whether a trial goes on."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from overtone._trial import FrozenTrial
+
+
+class Decision(str, enum.Enum):
+    CONTINUE = "CONTINUE"
+    PAUSE = "PAUSE"
+    STOP = "STOP"
+
+
+class TrialScheduler:
+    """Decides what happens to trials as their results arrive.
+
+    Schedulers receive :class:`~overtone._trial.FrozenTrial` snapshots and return a
+    :class:`Decision`; they never act on trials themselves.
+    """
+
+    CONTINUE = Decision.CONTINUE
+    PAUSE = Decision.PAUSE
+    STOP = Decision.STOP
+    NOOP = Decision.CONTINUE
+
+    def __init__(self, metric: str | None = None, mode: str | None = None) -> None:
+        if mode is not None and mode not in ("min", "max"):
+            raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+        self._metric = metric
+        self._mode = mode
+
+    @property
+    def metric(self) -> str | None:
+        return self._metric
+
+    @property
+    def mode(self) -> str | None:
+        return self._mode
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if self._metric is None and metric is not None:
+            self._metric = metric
+        if self._mode is None and mode is not None:
+            self._mode = mode
+        return True
+
+    def on_trial_add(self, trial: FrozenTrial) -> None:
+        """A trial was created."""
+
+    def on_trial_result(self, trial: FrozenTrial, result: dict[str, Any]) -> Decision:
+        return Decision.CONTINUE
+
+    def on_trial_complete(self, trial: FrozenTrial, result: dict[str, Any] | None) -> None:
+        """A trial ended normally."""
+
+    def on_trial_error(self, trial: FrozenTrial) -> None:
+        """A trial ended in ERROR."""
+
+    def on_trial_remove(self, trial: FrozenTrial) -> None:
+        """A trial was stopped by a decision other than this scheduler's."""
+
+    def choose_trial_to_run(self, candidates: list[FrozenTrial]) -> FrozenTrial | None:
+        """Pick which pending or paused trial starts next (default: first come, first run)."""
+        return candidates[0] if candidates else None
+
+    def get_state(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def debug_string(self) -> str:
+        return f"Using {type(self).__name__}."
