@@ -74,3 +74,4 @@ class FrozenTrial:
     resources: Resources
     num_failures: int = 0
     experiment_tag: str = ""
+    trainable_name: str = ""

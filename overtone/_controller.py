@@ -1,0 +1,446 @@
+"""The controller: the one event loop of an experiment.
+
+It asks the searcher for configs, asks the executor to start and stop trials, routes each
+result to the stoppers, scheduler, searcher and callbacks, records results on disk, and
+is the only writer of the experiment state file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from overtone import __version__
+from overtone._trial import FrozenTrial, Resources, TrialStatus
+from overtone._trial_state import Trial
+from overtone.callbacks import Callback
+from overtone.config import FailureConfig
+from overtone.executors._base import DoneEvent, ErrorEvent, Executor, ResultEvent
+from overtone.runtime._session import TrialInfo
+from overtone.schedulers import Decision, FIFOScheduler, TrialScheduler
+from overtone.search import Searcher
+from overtone.search._variants import format_vars
+from overtone.storage._files import (
+    FORMAT_VERSION,
+    STATE_FILE,
+    TrialRecorder,
+    write_json_atomic,
+)
+from overtone.stopper import Stopper
+
+_STATE_INTERVAL_S = 1.0
+_REPORT_INTERVAL_S = 0.5
+
+
+@dataclass
+class ExperimentSpec:
+    """Everything the controller needs, resolved from either API generation."""
+
+    trainable_blob: bytes
+    trainable_name: str
+    name: str
+    experiment_path: str
+    param_space: dict[str, Any]
+    searcher: Searcher
+    scheduler: TrialScheduler
+    stopper: Stopper | None
+    executor: Executor
+    resources: Resources | Callable[[dict[str, Any]], Any]
+    metric: str | None = None
+    mode: str | None = None
+    num_samples: int = 1
+    max_concurrent_trials: int | None = None
+    time_budget_s: float | None = None
+    failure_config: FailureConfig = field(default_factory=FailureConfig)
+    checkpoint_frequency: int = 0
+    callbacks: list[Callback] = field(default_factory=list)
+    reporter: Any = None
+    verbose: int = 1
+    seed: int | None = None
+    trial_name_creator: Callable[[Any], str] | None = None
+    trial_dirname_creator: Callable[[Any], str] | None = None
+    stream: Any = None
+
+
+class _TrialsView(Sequence[FrozenTrial]):
+    """All trials as snapshots, built only when a callback actually looks."""
+
+    def __init__(self, trials: dict[str, Trial]) -> None:
+        self._trials = trials
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def __getitem__(self, i: Any) -> Any:
+        values = list(self._trials.values())[i]
+        return [t.snapshot() for t in values] if isinstance(i, slice) else values.snapshot()
+
+
+class Controller:
+    def __init__(self, spec: ExperimentSpec) -> None:
+        self.spec = spec
+        self.trials: dict[str, Trial] = {}
+        self._queue: deque[Trial] = deque()  # pending/paused trials waiting to (re)start
+        self._running: set[str] = set()
+        self._prefix = os.urandom(3).hex()[:5]
+        self._count = 0
+        self._search_done = False
+        self._stop_all = False
+        self._interrupted = False
+        self._dirty = True
+        self._last_state = 0.0
+        self._last_report = 0.0
+        self._iteration = 0
+        self._start = time.time()
+        self._fifo = type(spec.scheduler) is FIFOScheduler
+        self._view = _TrialsView(self.trials)
+        self._stream = spec.stream if spec.stream is not None else sys.stdout
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self) -> None:
+        spec = self.spec
+        os.makedirs(spec.experiment_path, exist_ok=True)
+        spec.executor.setup(f"{spec.trainable_name}-{self._prefix}", spec.trainable_blob)
+        for cb in spec.callbacks:
+            cb.setup(stop=spec.stopper, num_samples=spec.num_samples)
+        self._save_state(force=True)
+        try:
+            while True:
+                self._start_trials()
+                if not self._running and not self._queue and self._search_done:
+                    break
+                if self._stop_all or self._over_budget():
+                    self._stop_everything()
+                    break
+                if not self._running:
+                    if self._queue:  # cannot start: resources never free up
+                        raise RuntimeError(
+                            f"trial {self._queue[0].trial_name} needs "
+                            f"{self._queue[0].resources.to_dict()} but nothing is running "
+                            "and the executor cannot start it"
+                        )
+                    continue  # the searcher asked us to wait: poll again
+                for event in spec.executor.wait(self._timeout()):
+                    if isinstance(event, ResultEvent):
+                        self._on_result(event)
+                    elif isinstance(event, DoneEvent):
+                        self._on_done(event.trial_id)
+                    else:
+                        self._on_error(event.trial_id, event.error)
+                self._tick()
+        except KeyboardInterrupt:
+            self._interrupted = True
+            print(
+                "\nExperiment interrupted: every result so far is saved in "
+                f"{spec.experiment_path}",
+                file=self._stream,
+            )
+        finally:
+            self._teardown()
+
+    def _timeout(self) -> float:
+        timeout = _REPORT_INTERVAL_S
+        if self.spec.time_budget_s is not None:
+            left = self.spec.time_budget_s - (time.time() - self._start)
+            timeout = max(0.0, min(timeout, left))
+        return timeout
+
+    def _over_budget(self) -> bool:
+        budget = self.spec.time_budget_s
+        return budget is not None and time.time() - self._start >= budget
+
+    def _tick(self) -> None:
+        now = time.time()
+        if self._dirty and now - self._last_state >= _STATE_INTERVAL_S:
+            self._save_state()
+        reporter = self.spec.reporter
+        if reporter is not None and now - self._last_report >= _REPORT_INTERVAL_S:
+            self._last_report = now
+            snapshots = [t.snapshot() for t in self.trials.values()]
+            if reporter.should_report(snapshots, False):
+                reporter.report(snapshots, False, *self._sys_info())
+
+    def _sys_info(self) -> list[str]:
+        total = self.spec.executor.total_resources()
+        cpu = sum(self.trials[t].resources.cpu for t in self._running)
+        gpu = sum(self.trials[t].resources.gpu for t in self._running)
+        return [
+            f"Logical resource usage: {cpu:g}/{total.cpu:g} CPUs, {gpu:g}/{total.gpu:g} GPUs",
+        ]
+
+    # -- starting trials ----------------------------------------------------------------
+    def _can_add(self) -> bool:
+        limit = self.spec.max_concurrent_trials
+        return limit is None or len(self._running) < limit
+
+    def _start_trials(self) -> None:
+        executor = self.spec.executor
+        while self._can_add() and not self._stop_all:
+            if self._queue:
+                trial = self._choose_queued()
+                if trial is None or not executor.can_start(trial.resources):
+                    return
+                self._queue.remove(trial)
+                self._launch(trial)
+                continue
+            if self._search_done:
+                return
+            static = self.spec.resources
+            if isinstance(static, Resources) and not executor.can_start(static):
+                return
+            trial = self._create_trial()
+            if trial is None:
+                return
+            if executor.can_start(trial.resources):
+                self._launch(trial)
+            else:
+                self._queue.append(trial)
+                return
+
+    def _choose_queued(self) -> Trial | None:
+        if self._fifo:
+            return self._queue[0]
+        chosen = self.spec.scheduler.choose_trial_to_run([t.snapshot() for t in self._queue])
+        return None if chosen is None else self.trials[chosen.trial_id]
+
+    def _create_trial(self) -> Trial | None:
+        spec = self.spec
+        searcher = spec.searcher
+        if not searcher.controls_trial_count and self._count >= spec.num_samples:
+            self._search_done = True
+            return None
+        trial_id = f"{self._prefix}_{self._count:05d}"
+        config = searcher.suggest(trial_id)
+        if config is None:
+            return None
+        if isinstance(config, str) and config == Searcher.FINISHED:
+            self._search_done = True
+            return None
+        index = self._count
+        self._count += 1
+        resolved = getattr(searcher, "last_resolved_vars", None)
+        tag_vars = format_vars(resolved(trial_id)) if callable(resolved) else ""
+        tag = f"{index}_{tag_vars}" if tag_vars else str(index)
+        resources = spec.resources
+        if not isinstance(resources, Resources):
+            resources = Resources.coerce(resources(config))
+            check_fits(resources, spec.executor.total_resources())
+        trial = Trial(trial_id, f"{spec.trainable_name}_{trial_id}", "", spec.experiment_path,
+                      config, resources, tag, spec.trainable_name)
+        if spec.trial_name_creator is not None:
+            trial.trial_name = str(spec.trial_name_creator(trial.snapshot()))
+        if spec.trial_dirname_creator is not None:
+            dirname = str(spec.trial_dirname_creator(trial.snapshot()))
+        else:
+            dirname = f"{spec.trainable_name}_{trial_id}_{tag}"
+        trial.dirname = _safe_dirname(dirname)
+        trial.path = os.path.join(spec.experiment_path, trial.dirname)
+        self.trials[trial_id] = trial
+        if not self._fifo:
+            spec.scheduler.on_trial_add(trial.snapshot())
+        self._dirty = True
+        return trial
+
+    def _launch(self, trial: Trial) -> None:
+        spec = self.spec
+        if trial.recorder is None:
+            os.makedirs(trial.path, exist_ok=True)
+            write_json_atomic(os.path.join(trial.path, "params.json"), trial.config)
+            trial.recorder = TrialRecorder(trial.path)
+        info = TrialInfo(
+            trial_id=trial.trial_id, trial_name=trial.trial_name, trial_dir=trial.path,
+            experiment_name=spec.name, experiment_path=spec.experiment_path,
+            config=trial.config, resources=trial.resources.to_dict(),
+            restore_checkpoint=trial.latest_checkpoint(),
+            start_iteration=trial.start_iteration, start_time_total=trial.start_time_total,
+            checkpoint_frequency=spec.checkpoint_frequency,
+        )
+        spec.executor.start_trial(info, trial.resources)
+        trial.status = TrialStatus.RUNNING
+        trial.pending_decision = None
+        self._running.add(trial.trial_id)
+        self._dirty = True
+        self._iteration += 1
+        if spec.callbacks:
+            snap = trial.snapshot()
+            for cb in spec.callbacks:
+                cb.on_trial_start(self._iteration, self._view, snap)
+
+    # -- events -------------------------------------------------------------------------
+    def _on_result(self, event: ResultEvent) -> None:
+        spec = self.spec
+        trial = self.trials[event.trial_id]
+        result = event.result
+        result["config"] = trial.config
+        trial.last_result = result
+        decision = Decision.STOP if result.get("done") else Decision.CONTINUE
+        stopper = spec.stopper
+        if stopper is not None:
+            if stopper(trial.trial_id, result):
+                decision = Decision.STOP
+            if stopper.stop_all():
+                decision = Decision.STOP
+                self._stop_all = True
+        if not self._fifo:
+            chosen = spec.scheduler.on_trial_result(trial.snapshot(), result)
+            if chosen == Decision.STOP or (chosen == Decision.PAUSE and
+                                           decision == Decision.CONTINUE):
+                decision = Decision(chosen)
+        if decision != Decision.CONTINUE:
+            trial.pending_decision = decision.value
+        spec.executor.send_decision(trial.trial_id, decision.value)  # the worker goes on now
+        assert trial.recorder is not None
+        trial.recorder.write(result)
+        if event.checkpoint_dirname:
+            trial.checkpoints.append({"dirname": event.checkpoint_dirname,
+                                      "metrics": _checkpoint_metrics(result)})
+        trial.start_iteration = result["training_iteration"]
+        trial.start_time_total = result["time_total_s"]
+        spec.searcher.on_trial_result(trial.trial_id, result)
+        self._iteration += 1
+        if spec.callbacks:
+            snap = trial.snapshot()
+            for cb in spec.callbacks:
+                cb.on_trial_result(self._iteration, self._view, snap, result)
+                if event.checkpoint_dirname:
+                    cb.on_checkpoint(self._iteration, self._view, snap,
+                                     trial.latest_checkpoint())
+        if spec.verbose >= 3:
+            from overtone.progress import format_trial_result_line
+
+            self._print(format_trial_result_line(trial.snapshot(), result, detailed=False))
+        self._dirty = True
+
+    def _on_done(self, trial_id: str) -> None:
+        trial = self.trials[trial_id]
+        self._running.discard(trial_id)
+        if trial.pending_decision == Decision.PAUSE.value:
+            trial.status = TrialStatus.PAUSED
+            self._queue.append(trial)
+            self._dirty = True
+            return
+        self._finish(trial, TrialStatus.TERMINATED)
+
+    def _on_error(self, trial_id: str, error: str) -> None:
+        spec = self.spec
+        trial = self.trials[trial_id]
+        self._running.discard(trial_id)
+        trial.num_failures += 1
+        trial.error_file = "error.txt"
+        os.makedirs(trial.path, exist_ok=True)
+        with open(os.path.join(trial.path, "error.txt"), "a", encoding="utf-8") as f:
+            f.write(f"Failure # {trial.num_failures} "
+                    f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n")
+        max_failures = spec.failure_config.max_failures
+        if max_failures < 0 or trial.num_failures <= max_failures:
+            trial.status = TrialStatus.PENDING
+            self._queue.appendleft(trial)
+            self._dirty = True
+            return
+        self._finish(trial, TrialStatus.ERROR)
+        if spec.failure_config.fail_fast:
+            self._stop_all = True
+
+    def _finish(self, trial: Trial, status: TrialStatus) -> None:
+        spec = self.spec
+        trial.status = status
+        trial.close()
+        if trial.last_result:
+            trial.last_result["done"] = True
+        self._dirty = True
+        self._iteration += 1
+        error = status == TrialStatus.ERROR
+        spec.searcher.on_trial_complete(trial.trial_id, trial.last_result or None, error=error)
+        snap = trial.snapshot()
+        if not self._fifo:
+            if error:
+                spec.scheduler.on_trial_error(snap)
+            else:
+                spec.scheduler.on_trial_complete(snap, trial.last_result or None)
+        for cb in spec.callbacks:
+            hook = cb.on_trial_error if error else cb.on_trial_complete
+            hook(self._iteration, self._view, snap)
+        if spec.verbose >= 2:
+            from overtone.progress import format_trial_end_line
+
+            self._print(format_trial_end_line(snap, time.time() - self._start))
+
+    def _print(self, line: str) -> None:
+        reporter = self.spec.reporter
+        if reporter is not None and hasattr(reporter, "print_line"):
+            reporter.print_line(line)  # keeps a live table intact
+        else:
+            print(line, file=self._stream)
+
+    def _stop_everything(self) -> None:
+        for trial_id in list(self._running):
+            self.spec.executor.kill_trial(trial_id)
+            self._running.discard(trial_id)
+            self._finish(self.trials[trial_id], TrialStatus.TERMINATED)
+
+    # -- the end ------------------------------------------------------------------------
+    def _teardown(self) -> None:
+        spec = self.spec
+        try:
+            spec.executor.shutdown()
+        finally:
+            for trial in self.trials.values():
+                trial.close()
+            self._save_state(force=True)
+        for cb in spec.callbacks:
+            cb.on_experiment_end(self._view)
+        if spec.reporter is not None:
+            snapshots = [t.snapshot() for t in self.trials.values()]
+            spec.reporter.report(snapshots, True, *self._sys_info())
+        if spec.verbose >= 1:
+            from overtone.progress import final_summary
+
+            print(final_summary([t.snapshot() for t in self.trials.values()], spec.metric,
+                                spec.mode, experiment_path=spec.experiment_path),
+                  file=self._stream)
+
+    def _save_state(self, force: bool = False) -> None:
+        spec = self.spec
+        state = {
+            "format_version": FORMAT_VERSION,
+            "overtone_version": __version__,
+            "name": spec.name,
+            "start_time": self._start,
+            "metric": spec.metric,
+            "mode": spec.mode,
+            "interrupted": self._interrupted,
+            "trials": [t.to_state() for t in self.trials.values()],
+        }
+        write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
+        self._last_state = time.time()
+        self._dirty = False
+
+
+def _checkpoint_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k != "config"}
+
+
+def check_fits(resources: Resources, total: Resources) -> None:
+    problems = []
+    if resources.cpu > total.cpu:
+        problems.append(f"{resources.cpu:g} CPUs of {total.cpu:g}")
+    if resources.gpu > total.gpu:
+        problems.append(f"{resources.gpu:g} GPUs of {total.gpu:g}")
+    for key, value in resources.custom.items():
+        if value > total.custom.get(key, 0.0):
+            problems.append(f"{value:g} {key!r} of {total.custom.get(key, 0.0):g}")
+    if problems:
+        raise ValueError(
+            f"a trial asks for {resources.to_dict()}, more than the executor has in all ("
+            + ", ".join(problems) + "): lower resources_per_trial or add resources"
+        )
+
+
+def _safe_dirname(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_=.,+" else "_" for c in name)
+    return cleaned[:140] or "trial"

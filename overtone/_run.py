@@ -1,0 +1,232 @@
+"""Turns either API generation's arguments into one experiment and runs it."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import time
+from typing import Any
+
+import cloudpickle
+
+from overtone._controller import Controller, ExperimentSpec, check_fits
+from overtone._errors import TrialFailedError
+from overtone._trial import Resources
+from overtone.config import DEFAULT_STORAGE_PATH, CheckpointConfig, FailureConfig, RunConfig, TuneConfig
+from overtone.executors._base import Executor
+from overtone.executors._local import LocalExecutor
+from overtone.runtime._trainable import Trainable
+from overtone.runtime._wrappers import RESOURCES_ATTR
+from overtone.schedulers import FIFOScheduler, TrialScheduler
+from overtone.search import BasicVariantGenerator, Searcher
+from overtone.search._variants import validate_space
+from overtone.stopper import make_stopper
+
+
+def trainable_name(trainable: Any) -> str:
+    name = getattr(trainable, "__name__", None) or type(trainable).__name__
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "trainable"
+
+
+def validate_trainable(trainable: Any) -> None:
+    if isinstance(trainable, str):
+        raise TypeError(
+            f"trainable is the string {trainable!r}: pass the function or tune.Trainable "
+            "class itself (Overtone has no registry of trainables by name)"
+        )
+    if inspect.isclass(trainable):
+        if not issubclass(trainable, Trainable):
+            raise TypeError(
+                f"trainable is the class {trainable.__name__}, which is not a subclass of "
+                "tune.Trainable"
+            )
+    elif not callable(trainable):
+        raise TypeError(f"trainable is {trainable!r}, but must be a function or tune.Trainable")
+
+
+def pickle_trainable(trainable: Any) -> bytes:
+    """Pickle the trainable once, now, so that an unpicklable one fails before any trial."""
+    try:
+        return cloudpickle.dumps(trainable)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure means the same to the user
+        raise TypeError(
+            f"The trainable {trainable_name(trainable)} cannot be pickled to be sent to the "
+            f"worker processes: {type(exc).__name__}: {exc}. It probably captures an object "
+            "such as a lock, an open file, a socket or a database connection: create that "
+            "inside the trainable, or pass data with tune.with_parameters()."
+        ) from exc
+
+
+def resolve_storage(storage_path: str | None) -> str:
+    path = storage_path or os.environ.get("OVERTONE_STORAGE_PATH") or DEFAULT_STORAGE_PATH
+    if "://" in path and not path.startswith("file://"):
+        raise ValueError(
+            f"storage_path is {path!r}: this version of Overtone stores experiments on a local "
+            "or mounted path only; remote URIs (s3://, gs://) are not supported yet"
+        )
+    path = path.removeprefix("file://")
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def execute(
+    trainable: Any,
+    param_space: dict[str, Any] | None,
+    tune_config: TuneConfig,
+    run_config: RunConfig,
+    *,
+    resources: Any = None,
+    default_verbose: int = 1,
+    stream: Any = None,
+) -> tuple[str, bool]:
+    """Run an experiment to its end. Returns its path and whether it was interrupted."""
+    from overtone.progress import make_reporter
+
+    validate_trainable(trainable)
+    param_space = dict(param_space or {})
+    validate_space(param_space)
+    blob = pickle_trainable(trainable)
+    name = trainable_name(trainable)
+
+    executor = run_config.executor if run_config.executor is not None else LocalExecutor()
+    if not isinstance(executor, Executor):
+        raise TypeError(f"executor is {executor!r}, but must be an overtone Executor")
+    if resources is None:
+        resources = getattr(trainable, RESOURCES_ATTR, None)
+    if resources is None or not callable(resources):
+        resources = Resources.coerce(resources)
+        check_fits(resources, executor.total_resources())
+
+    searcher = tune_config.search_alg or BasicVariantGenerator()
+    if not isinstance(searcher, Searcher):
+        raise TypeError(f"search_alg is {searcher!r}, but must be a tune.search.Searcher")
+    scheduler = tune_config.scheduler or FIFOScheduler()
+    if not isinstance(scheduler, TrialScheduler):
+        raise TypeError(f"scheduler is {scheduler!r}, but must be a tune.schedulers scheduler")
+    metric, mode = tune_config.metric, tune_config.mode
+    searcher.set_search_properties(metric, mode, param_space,
+                                   num_samples=tune_config.num_samples, seed=tune_config.seed)
+    scheduler.set_search_properties(metric, mode)
+
+    experiment_name = run_config.name or f"{name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+    experiment_path = os.path.join(resolve_storage(run_config.storage_path), experiment_name)
+    verbose = default_verbose if run_config.verbose is None else run_config.verbose
+    stream = stream if stream is not None else sys.stdout
+    reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
+    if reporter is not None:
+        reporter.setup(start_time=time.time(), total_samples=None, metric=metric, mode=mode)
+    checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
+
+    spec = ExperimentSpec(
+        trainable_blob=blob,
+        trainable_name=name,
+        name=experiment_name,
+        experiment_path=experiment_path,
+        param_space=param_space,
+        searcher=searcher,
+        scheduler=scheduler,
+        stopper=make_stopper(run_config.stop),
+        executor=executor,
+        resources=resources,
+        metric=metric,
+        mode=mode,
+        num_samples=tune_config.num_samples,
+        max_concurrent_trials=tune_config.max_concurrent_trials,
+        time_budget_s=tune_config.time_budget_s,  # type: ignore[arg-type]
+        failure_config=run_config.failure_config or FailureConfig(),
+        checkpoint_frequency=checkpoint_config.checkpoint_frequency,
+        callbacks=list(run_config.callbacks or []),
+        reporter=reporter,
+        verbose=verbose,
+        seed=tune_config.seed,
+        trial_name_creator=tune_config.trial_name_creator,
+        trial_dirname_creator=tune_config.trial_dirname_creator,
+        stream=stream,
+    )
+    controller = Controller(spec)
+    controller.run()
+    return experiment_path, controller._interrupted
+
+
+def run(
+    run_or_experiment: Any,
+    *,
+    name: str | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    stop: Any = None,
+    time_budget_s: float | None = None,
+    config: dict[str, Any] | None = None,
+    resources_per_trial: Any = None,
+    num_samples: int = 1,
+    storage_path: str | None = None,
+    local_dir: str | None = None,
+    search_alg: Searcher | None = None,
+    scheduler: TrialScheduler | None = None,
+    checkpoint_config: CheckpointConfig | None = None,
+    checkpoint_freq: int = 0,
+    checkpoint_at_end: bool = False,
+    keep_checkpoints_num: int | None = None,
+    checkpoint_score_attr: str | None = None,
+    verbose: int = 3,
+    progress_reporter: Any = None,
+    log_to_file: bool = False,
+    trial_name_creator: Any = None,
+    trial_dirname_creator: Any = None,
+    max_failures: int = 0,
+    fail_fast: bool = False,
+    resume: bool | str | None = None,
+    reuse_actors: bool | None = None,
+    raise_on_failed_trial: bool = True,
+    callbacks: list[Any] | None = None,
+    max_concurrent_trials: int | None = None,
+    seed: int | None = None,
+    executor: Executor | None = None,
+) -> Any:
+    """Run a hyperparameter sweep (the classic API) and return its ``ExperimentAnalysis``.
+
+    Example::
+
+        analysis = tune.run(train, config={"lr": tune.loguniform(1e-4, 1e-1)},
+                            num_samples=10, metric="loss", mode="min")
+        print(analysis.best_config)
+    """
+    from overtone.analysis import ExperimentAnalysis
+
+    if resume not in (None, False):
+        raise ValueError(
+            f"resume is {resume!r}: restoring an experiment is not available in this version "
+            "of Overtone yet; run without resume"
+        )
+    if checkpoint_config is None:
+        checkpoint_config = CheckpointConfig(
+            num_to_keep=keep_checkpoints_num,
+            checkpoint_score_attribute=checkpoint_score_attr,
+            checkpoint_frequency=checkpoint_freq,
+            checkpoint_at_end=checkpoint_at_end,
+        )
+    tune_config = TuneConfig(
+        metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler,
+        num_samples=num_samples, max_concurrent_trials=max_concurrent_trials,
+        time_budget_s=time_budget_s, reuse_actors=True if reuse_actors is None else reuse_actors,
+        trial_name_creator=trial_name_creator, trial_dirname_creator=trial_dirname_creator,
+        seed=seed,
+    )
+    run_config = RunConfig(
+        name=name, storage_path=storage_path or local_dir, callbacks=callbacks, stop=stop,
+        failure_config=FailureConfig(max_failures=max_failures, fail_fast=fail_fast),
+        checkpoint_config=checkpoint_config, verbose=verbose,
+        progress_reporter=progress_reporter, log_to_file=log_to_file, executor=executor,
+    )
+    path, _ = execute(run_or_experiment, config, tune_config, run_config,
+                      resources=resources_per_trial, default_verbose=verbose)
+    analysis = ExperimentAnalysis(path, default_metric=metric, default_mode=mode)
+    failed = [t for t in analysis.trials if str(t.status) == "ERROR"]
+    if failed and raise_on_failed_trial:
+        names = [t.trial_name for t in failed]
+        raise TrialFailedError(
+            f"Trials did not complete: {names}. Their errors are in "
+            + ", ".join(t.error_file or t.path for t in failed),
+            names,
+        )
+    return analysis

@@ -1,0 +1,77 @@
+"""The controller's own, mutable record of a trial."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from overtone._trial import FrozenTrial, Resources, TrialStatus
+from overtone.storage._files import TrialRecorder
+
+
+class Trial:
+    """Owned and mutated by the controller only; plugins see ``snapshot()``."""
+
+    __slots__ = (
+        "trial_id", "trial_name", "dirname", "path", "config", "status", "last_result",
+        "num_failures", "experiment_tag", "resources", "checkpoints", "error_file",
+        "recorder", "pending_decision", "trainable_name", "start_iteration",
+        "start_time_total",
+    )
+
+    def __init__(self, trial_id: str, trial_name: str, dirname: str, experiment_path: str,
+                 config: dict[str, Any], resources: Resources, experiment_tag: str,
+                 trainable_name: str) -> None:
+        self.trial_id = trial_id
+        self.trial_name = trial_name
+        self.dirname = dirname
+        self.path = os.path.join(experiment_path, dirname)
+        self.config = config
+        self.status = TrialStatus.PENDING
+        self.last_result: dict[str, Any] = {}
+        self.num_failures = 0
+        self.experiment_tag = experiment_tag
+        self.resources = resources
+        self.checkpoints: list[dict[str, Any]] = []  # {"dirname", "metrics"}, oldest first
+        self.error_file: str | None = None
+        self.recorder: TrialRecorder | None = None
+        self.pending_decision: str | None = None  # STOP or PAUSE once decided
+        self.trainable_name = trainable_name
+        self.start_iteration = 0
+        self.start_time_total = 0.0
+
+    def snapshot(self) -> FrozenTrial:
+        return FrozenTrial(
+            trial_id=self.trial_id, trial_name=self.trial_name, config=self.config,
+            status=self.status, last_result=self.last_result, path=self.path,
+            resources=self.resources, num_failures=self.num_failures,
+            experiment_tag=self.experiment_tag, trainable_name=self.trainable_name,
+        )
+
+    def latest_checkpoint(self) -> str | None:
+        if not self.checkpoints:
+            return None
+        return os.path.join(self.path, self.checkpoints[-1]["dirname"])
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "trial_id": self.trial_id,
+            "trial_name": self.trial_name,
+            "dirname": self.dirname,
+            "config": self.config,
+            "status": self.status.value,
+            "experiment_tag": self.experiment_tag,
+            "last_result": {k: v for k, v in self.last_result.items() if k != "config"},
+            "num_failures": self.num_failures,
+            "error_file": self.error_file,
+            "checkpoints": self.checkpoints,
+            "resources": self.resources.to_dict(),
+        }
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+
+    def __repr__(self) -> str:
+        return self.trial_name

@@ -1,0 +1,491 @@
+"""``ExperimentAnalysis``: the results of an experiment, read back from its directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import numbers
+import os
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from overtone._errors import MetricNotFoundError, TuneError
+from overtone._trial import TrialStatus
+from overtone.analysis._trial_record import TrialRecord, flatten_dict, metric_keys
+from overtone.checkpoint import Checkpoint
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "experiment_state.json"
+FORMAT_VERSION = 1
+SCOPES = ("last", "avg", "last-5-avg", "last-10-avg", "all")
+
+
+class ExperimentStateError(TuneError, ValueError):
+    """An ``experiment_state.json`` is missing, corrupted or of an unknown format."""
+
+
+def _locate(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """(experiment directory, state file) for a directory or the state file's own path."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if os.path.basename(path) == STATE_FILE and os.path.isfile(path):
+        return os.path.dirname(path), path
+    return path, os.path.join(path, STATE_FILE)
+
+
+def _check_trial_entry(state_file: str, index: int, entry: Any) -> None:
+    def invalid(why: str) -> ExperimentStateError:
+        return ExperimentStateError(f"{state_file} is invalid: trials[{index}] {why}")
+
+    if not isinstance(entry, dict):
+        raise invalid(f"is {type(entry).__name__}, not an object")
+    for key in ("trial_id", "dirname", "status"):
+        if key not in entry:
+            raise invalid(f"has no {key!r}")
+    if entry["status"] not in TrialStatus.__members__:
+        allowed = list(TrialStatus.__members__)
+        raise invalid(f"has status {entry['status']!r}, but it must be one of {allowed}")
+    for key in ("config", "last_result"):
+        if not isinstance(entry.get(key) or {}, dict):
+            raise invalid(f"has a {key!r} that is not an object")
+    checkpoints = entry.get("checkpoints") or []
+    if not isinstance(checkpoints, list) or not all(
+        isinstance(c, dict) and "dirname" in c for c in checkpoints
+    ):
+        raise invalid("has 'checkpoints' that are not a list of objects with a 'dirname'")
+
+
+def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check an experiment's ``experiment_state.json``.
+
+    Args:
+        path: the experiment directory, or the path of its ``experiment_state.json``.
+
+    Raises:
+        ExperimentStateError: (a ``TuneError`` and a ``ValueError``) if the directory holds no
+            experiment, or its state file is corrupted or of an unknown format.
+    """
+    experiment_path, state_file = _locate(path)
+    if not os.path.isfile(state_file):
+        raise ExperimentStateError(
+            f"{experiment_path} is not an experiment directory: it has no {STATE_FILE}"
+        )
+    try:
+        with open(state_file, encoding="utf-8") as f:
+            state = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ExperimentStateError(f"{state_file} is corrupted: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ExperimentStateError(
+            f"{state_file} is corrupted: it holds a {type(state).__name__}, not an object"
+        )
+    version = state.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise ExperimentStateError(
+            f"{state_file} has format_version {version!r} (written by overtone "
+            f"{state.get('overtone_version', 'unknown')}), but this overtone reads only "
+            f"format_version {FORMAT_VERSION}"
+        )
+    if state.get("mode") not in (None, "min", "max"):
+        raise ExperimentStateError(
+            f"{state_file} is invalid: mode is {state['mode']!r}, but must be 'min' or 'max'"
+        )
+    trials = state.get("trials")
+    if not isinstance(trials, list):
+        raise ExperimentStateError(f"{state_file} is invalid: 'trials' is not a list")
+    for index, entry in enumerate(trials):
+        _check_trial_entry(state_file, index, entry)
+    return state
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _check_mode(mode: Any) -> None:
+    if mode is not None and mode not in ("min", "max"):
+        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+
+
+class ExperimentAnalysis:
+    """The trials and results of an experiment, read from its directory.
+
+    Args:
+        experiment_checkpoint_path: the experiment directory (or its ``experiment_state.json``).
+        default_metric: the metric ``best_*`` and ``get_best_*`` use when given none; defaults to
+            the experiment's own ``metric``.
+        default_mode: ``"min"`` or ``"max"``, likewise.
+
+    Example::
+
+        analysis = ExperimentAnalysis("~/overtone_results/my_experiment")
+        best = analysis.get_best_trial("mean_loss", "min")
+        print(best.config, analysis.dataframe("mean_loss", "min"))
+    """
+
+    def __init__(
+        self,
+        experiment_checkpoint_path: str | os.PathLike[str],
+        default_metric: str | None = None,
+        default_mode: str | None = None,
+    ) -> None:
+        _check_mode(default_mode)
+        self._experiment_path, _ = _locate(experiment_checkpoint_path)
+        self._state = load_experiment_state(self._experiment_path)
+        self._default_metric: str | None = default_metric or self._state.get("metric")
+        self._default_mode: str | None = default_mode or self._state.get("mode")
+        self._trials = [
+            TrialRecord(entry, self._experiment_path) for entry in self._state["trials"]
+        ]
+        self._dataframes: dict[str, pd.DataFrame] = {}
+
+    # -- basic views -------------------------------------------------------------------------
+
+    @property
+    def experiment_path(self) -> str:
+        return self._experiment_path
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        return list(self._trials)
+
+    @property
+    def default_metric(self) -> str | None:
+        return self._default_metric
+
+    @property
+    def default_mode(self) -> str | None:
+        return self._default_mode
+
+    @property
+    def results(self) -> dict[str, dict[str, Any]]:
+        """The last result of every trial, by trial id."""
+        return {trial.trial_id: trial.last_result for trial in self._trials}
+
+    @property
+    def results_df(self) -> pd.DataFrame:
+        """One row per trial: its last result flattened with ``/``, indexed by ``trial_id``."""
+        import pandas as pd
+
+        if not self._trials:
+            return pd.DataFrame(index=pd.Index([], name="trial_id"))
+        rows = [flatten_dict(trial.last_result) for trial in self._trials]
+        return pd.DataFrame.from_records(rows, index="trial_id")
+
+    def _trial_dataframe(self, trial: TrialRecord | str) -> pd.DataFrame:
+        """Every result of one trial, flattened with ``/`` (read once, then cached)."""
+        import pandas as pd
+
+        record = self._find_trial(trial)
+        frame = self._dataframes.get(record.path)
+        if frame is None:
+            rows = [flatten_dict(result) for result in record.load_results()]
+            frame = pd.DataFrame(rows) if rows else pd.DataFrame()
+            self._dataframes[record.path] = frame
+        return frame
+
+    @property
+    def trial_dataframes(self) -> dict[str, pd.DataFrame]:
+        """Every trial's results as a DataFrame, by trial path."""
+        return {trial.path: self._trial_dataframe(trial) for trial in self._trials}
+
+    def dataframe(self, metric: str | None = None, mode: str | None = None) -> pd.DataFrame:
+        """One row per trial that reported: its best result for ``metric``/``mode``.
+
+        Without ``mode`` the row is the trial's last result. Rows also hold the trial's
+        ``config/...`` and its ``logdir``. The defaults are not used here, on purpose: the best
+        row is only chosen when asked for.
+        """
+        import pandas as pd
+
+        _check_mode(mode)
+        if mode and not metric:
+            raise ValueError(f"mode is {mode!r}, but no metric was given to pick the rows by")
+        rows = []
+        for trial in self._trials:
+            frame = self._trial_dataframe(trial)
+            if frame.empty:
+                continue
+            position = len(frame) - 1
+            if metric and mode and metric in frame.columns:
+                values = pd.to_numeric(frame[metric], errors="coerce").reset_index(drop=True)
+                values = values.dropna()
+                if not values.empty:
+                    position = int(values.idxmax() if mode == "max" else values.idxmin())
+            row = frame.iloc[position].to_dict()
+            row.update(flatten_dict({"config": trial.config}))
+            row["logdir"] = trial.path
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def get_all_configs(self, prefix: bool = False) -> dict[str, dict[str, Any]]:
+        """Every trial's config by trial path; with ``prefix``, flattened as ``config/...``."""
+        return {
+            trial.path: flatten_dict({"config": trial.config}) if prefix else trial.config
+            for trial in self._trials
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """Facts about the experiment: name, start time, version and trial counts by status."""
+        counts = Counter(trial.status.value for trial in self._trials)
+        return {
+            "name": self._state.get("name"),
+            "start_time": self._state.get("start_time"),
+            "overtone_version": self._state.get("overtone_version"),
+            "num_trials": len(self._trials),
+            "status_counts": dict(sorted(counts.items())),
+        }
+
+    # -- best trial --------------------------------------------------------------------------
+
+    def _resolve_metric(self, metric: str | None) -> str:
+        metric = metric or self._default_metric
+        if not metric:
+            raise ValueError(
+                "No `metric` has been passed and `default_metric` has not been set. "
+                "Please specify the `metric` parameter."
+            )
+        return metric
+
+    def _resolve_mode(self, mode: str | None) -> str:
+        _check_mode(mode)
+        mode = mode or self._default_mode
+        if not mode:
+            raise ValueError(
+                "No `mode` has been passed and `default_mode` has not been set. "
+                "Please specify the `mode` parameter."
+            )
+        return mode
+
+    def _find_trial(self, trial: TrialRecord | str) -> TrialRecord:
+        if isinstance(trial, TrialRecord):
+            return trial
+        if isinstance(trial, (str, os.PathLike)):
+            key = os.fspath(trial)
+            for record in self._trials:
+                if key in (record.trial_id, record.path, record.trial_name):
+                    return record
+            raise ValueError(f"trial {key!r} is not a trial id, name or path of this experiment")
+        raise TypeError(f"trial is {trial!r}, but must be a TrialRecord, trial id or trial path")
+
+    def _check_metric_reported(self, metric: str) -> None:
+        if any(metric in flatten_dict(trial.last_result) for trial in self._trials):
+            return
+        results = [result for trial in self._trials for result in trial.load_results()]
+        if any(metric in flatten_dict(result) for result in results):
+            return
+        existing = metric_keys(results + [trial.last_result for trial in self._trials])
+        raise MetricNotFoundError(
+            f"metric {metric!r} was not reported by any trial; "
+            f"the reported metrics are: {sorted(existing)}"
+        )
+
+    @staticmethod
+    def _values(trial: TrialRecord, metric: str) -> list[float]:
+        values = (flatten_dict(result).get(metric) for result in trial.load_results())
+        return [float(v) for v in values if _is_number(v)]
+
+    def _score(self, trial: TrialRecord, metric: str, mode: str, scope: str) -> float | None:
+        if scope == "last":
+            value = flatten_dict(trial.last_result).get(metric)
+            if _is_number(value):
+                return float(value)
+        values = self._values(trial, metric)
+        if not values:
+            return None
+        if scope == "last":
+            return values[-1]
+        if scope == "avg":
+            return _mean(values)
+        if scope == "last-5-avg":
+            return _mean(values[-5:])
+        if scope == "last-10-avg":
+            return _mean(values[-10:])
+        if any(math.isnan(v) for v in values):
+            return math.nan
+        return max(values) if mode == "max" else min(values)
+
+    def get_best_trial(
+        self,
+        metric: str | None = None,
+        mode: str | None = None,
+        scope: str = "last",
+        filter_nan_and_inf: bool = True,
+    ) -> TrialRecord | None:
+        """The trial with the best ``metric`` for ``mode``, or None if every score is NaN/inf.
+
+        Args:
+            metric: the metric to compare; defaults to ``default_metric``.
+            mode: ``"min"`` or ``"max"``; defaults to ``default_mode``.
+            scope: which of a trial's values is its score: ``"last"``, ``"avg"`` (of all),
+                ``"last-5-avg"``, ``"last-10-avg"``, or ``"all"`` (its best, by ``mode``).
+            filter_nan_and_inf: skip trials whose score is NaN or infinite.
+
+        Raises:
+            MetricNotFoundError: if no trial ever reported ``metric``.
+        """
+        no_metric = not (metric or self._default_metric or mode or self._default_mode)
+        if no_metric and len(self._trials) == 1:
+            return self._trials[0]  # as Ray Tune: the only trial is the best one
+        metric = self._resolve_metric(metric)
+        mode = self._resolve_mode(mode)
+        if scope not in SCOPES:
+            raise ValueError(f"scope is {scope!r}, but must be one of {list(SCOPES)}")
+        self._check_metric_reported(metric)
+        best: TrialRecord | None = None
+        best_score = math.nan
+        for trial in self._trials:
+            score = self._score(trial, metric, mode, scope)
+            if score is None or (filter_nan_and_inf and not math.isfinite(score)):
+                continue
+            better = score > best_score if mode == "max" else score < best_score
+            if best is None or better or (math.isnan(best_score) and not math.isnan(score)):
+                best, best_score = trial, score
+        if best is None:
+            logger.warning(
+                "Could not find a best trial: every trial's %r is NaN or infinite "
+                "(pass filter_nan_and_inf=False to compare them anyway).",
+                metric,
+            )
+        return best
+
+    def get_best_config(
+        self,
+        metric: str | None = None,
+        mode: str | None = None,
+        scope: str = "last",
+        filter_nan_and_inf: bool = True,
+    ) -> dict[str, Any] | None:
+        """The config of :meth:`get_best_trial`'s trial, or None."""
+        trial = self.get_best_trial(metric, mode, scope, filter_nan_and_inf)
+        return trial.config if trial else None
+
+    def get_best_logdir(
+        self,
+        metric: str | None = None,
+        mode: str | None = None,
+        scope: str = "last",
+        filter_nan_and_inf: bool = True,
+    ) -> str | None:
+        """The directory of :meth:`get_best_trial`'s trial, or None."""
+        trial = self.get_best_trial(metric, mode, scope, filter_nan_and_inf)
+        return trial.path if trial else None
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def get_best_checkpoint(
+        self,
+        trial: TrialRecord | str,
+        metric: str | None = None,
+        mode: str | None = None,
+    ) -> Checkpoint | None:
+        """The trial's kept checkpoint with the best ``metric`` (None if it kept none).
+
+        ``metric`` defaults to ``default_metric``, then ``training_iteration``; it is read from
+        the metrics reported with each checkpoint.
+        """
+        record = self._find_trial(trial)
+        metric = metric or self._default_metric or "training_iteration"
+        mode = self._resolve_mode(mode)
+        checkpoints = record.checkpoints
+        if not checkpoints:
+            logger.info("Trial %s kept no checkpoints.", record)
+            return None
+        scored = []
+        for checkpoint, metrics in checkpoints:
+            flat = flatten_dict(metrics)
+            value = flat.get(metric)
+            if _is_number(value) and math.isfinite(value):
+                scored.append((checkpoint, float(value)))
+        if not scored:
+            if any(metric in flatten_dict(metrics) for _, metrics in checkpoints):
+                return None  # reported, but never as a finite number
+            existing = metric_keys([metrics for _, metrics in checkpoints])
+            raise MetricNotFoundError(
+                f"metric {metric!r} is not in the metrics of any checkpoint of trial {record}; "
+                f"they have: {sorted(existing)}"
+            )
+        sign = 1.0 if mode == "max" else -1.0
+        return max(scored, key=lambda item: sign * item[1])[0]
+
+    def get_last_checkpoint(
+        self,
+        trial: TrialRecord | str | None = None,
+        metric: str = "training_iteration",
+        mode: str = "max",
+    ) -> Checkpoint | None:
+        """A trial's latest checkpoint (of the trial that ran longest, if none is given)."""
+        record = self.get_best_trial(metric, mode) if trial is None else self._find_trial(trial)
+        if record is None:
+            return None
+        return self.get_best_checkpoint(record, metric, mode)
+
+    # -- best_* with the default metric and mode ---------------------------------------------
+
+    def _require_defaults(self, what: str, alternative: str) -> tuple[str, str]:
+        if not self._default_metric or not self._default_mode:
+            raise ValueError(
+                f"To fetch the `{what}`, pass a `metric` and `mode` parameter to `tune.run()` "
+                f"(or `TuneConfig`). Alternatively, use the `{alternative}` method to set the "
+                "metric and mode explicitly."
+            )
+        return self._default_metric, self._default_mode
+
+    def _require_best_trial(self, what: str, alternative: str) -> TrialRecord:
+        metric, mode = self._require_defaults(what, alternative)
+        trial = self.get_best_trial(metric, mode)
+        if trial is None:
+            raise ValueError(
+                f"No best trial found: every trial's {metric!r} is NaN or infinite "
+                f"(default metric {metric!r}, mode {mode!r})."
+            )
+        return trial
+
+    @property
+    def best_trial(self) -> TrialRecord | None:
+        metric, mode = self._require_defaults("best_trial", "get_best_trial(metric, mode)")
+        return self.get_best_trial(metric, mode)
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        metric, mode = self._require_defaults("best_config", "get_best_config(metric, mode)")
+        return self.get_best_config(metric, mode)
+
+    @property
+    def best_logdir(self) -> str | None:
+        metric, mode = self._require_defaults("best_logdir", "get_best_logdir(metric, mode)")
+        return self.get_best_logdir(metric, mode)
+
+    @property
+    def best_checkpoint(self) -> Checkpoint | None:
+        alternative = "get_best_checkpoint(trial, metric, mode)"
+        trial = self._require_best_trial("best_checkpoint", alternative)
+        return self.get_best_checkpoint(trial, self._default_metric, self._default_mode)
+
+    @property
+    def best_dataframe(self) -> pd.DataFrame:
+        trial = self._require_best_trial("best_dataframe", "get_best_trial(metric, mode)")
+        return self._trial_dataframe(trial)
+
+    @property
+    def best_result(self) -> dict[str, Any]:
+        trial = self._require_best_trial("best_result", "get_best_trial(metric, mode)")
+        return trial.last_result
+
+    @property
+    def best_result_df(self) -> pd.DataFrame:
+        import pandas as pd
+
+        trial = self._require_best_trial("best_result_df", "get_best_trial(metric, mode)")
+        return pd.DataFrame.from_records([flatten_dict(trial.last_result)], index="trial_id")
+
+    def __repr__(self) -> str:
+        return f"ExperimentAnalysis({self._experiment_path!r}, trials={len(self._trials)})"

@@ -1,0 +1,186 @@
+"""A read-only view of one finished (or interrupted) trial, read from the experiment directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from overtone._errors import TuneError
+from overtone._trial import Resources, TrialStatus
+from overtone.checkpoint import Checkpoint
+
+logger = logging.getLogger(__name__)
+
+RESULT_FILE = "result.json"
+
+
+def flatten_dict(data: Mapping[str, Any], delimiter: str = "/") -> dict[str, Any]:
+    """Flatten nested dicts into one level, joining keys with ``delimiter``.
+
+    Empty nested dicts disappear; lists and other values are kept as they are.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            for sub_key, sub_value in flatten_dict(value, delimiter).items():
+                flat[f"{key}{delimiter}{sub_key}"] = sub_value
+        else:
+            flat[str(key)] = value
+    return flat
+
+
+def metric_keys(results: list[Mapping[str, Any]]) -> set[str]:
+    """The flattened keys of ``results``, leaving out the ``config``."""
+    keys: set[str] = set()
+    for result in results:
+        keys.update(k for k in flatten_dict(result) if k.partition("/")[0] != "config")
+    return keys
+
+
+def read_results(path: str) -> list[dict[str, Any]]:
+    """Every result in a ``result.json`` (one JSON object a line); [] if there is no file.
+
+    A last line that does not parse is skipped, as a crash can tear the line being written;
+    a bad line anywhere else means the file is corrupted and raises a ``TuneError``.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    while lines and not lines[-1].strip():
+        lines.pop()
+    results: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            result = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                logger.warning("Skipping the torn last line %d of %s", number, path)
+                break
+            raise TuneError(f"{path} is corrupted: line {number}: {exc}") from exc
+        if not isinstance(result, dict):
+            if number == len(lines):
+                logger.warning("Skipping the torn last line %d of %s", number, path)
+                break
+            raise TuneError(
+                f"{path} is corrupted: line {number} is {type(result).__name__}, not an object"
+            )
+        results.append(result)
+    return results
+
+
+class TrialRecord:
+    """A read-only view of one trial of a finished experiment.
+
+    Built by :class:`~overtone.analysis.ExperimentAnalysis` from an entry of
+    ``experiment_state.json``; results are read from the trial's ``result.json`` on first use.
+    """
+
+    def __init__(self, entry: Mapping[str, Any], experiment_path: str) -> None:
+        self._trial_id = str(entry["trial_id"])
+        self._trial_name = str(entry.get("trial_name") or self._trial_id)
+        self._config: dict[str, Any] = dict(entry.get("config") or {})
+        self._status = TrialStatus(entry["status"])
+        self._path = os.path.join(os.path.abspath(experiment_path), str(entry["dirname"]))
+        self._experiment_tag = str(entry.get("experiment_tag") or "")
+        self._num_failures = int(entry.get("num_failures") or 0)
+        error_file = entry.get("error_file")
+        self._error_file = os.path.join(self._path, error_file) if error_file else None
+        self._resources = Resources.coerce(entry.get("resources"))
+        self._raw_last_result: dict[str, Any] = dict(entry.get("last_result") or {})
+        self._checkpoints = [
+            (Checkpoint(os.path.join(self._path, str(c["dirname"]))), dict(c.get("metrics") or {}))
+            for c in entry.get("checkpoints") or []
+        ]
+        self._results: list[dict[str, Any]] | None = None
+
+    @property
+    def trial_id(self) -> str:
+        return self._trial_id
+
+    @property
+    def trial_name(self) -> str:
+        return self._trial_name
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    @property
+    def status(self) -> TrialStatus:
+        return self._status
+
+    @property
+    def last_result(self) -> dict[str, Any]:
+        """The last reported result, with ``config`` (and ``trial_id``) as in Ray Tune."""
+        result = dict(self._raw_last_result)
+        result.setdefault("trial_id", self._trial_id)
+        result["config"] = self._config
+        return result
+
+    @property
+    def path(self) -> str:
+        """The absolute path of the trial's directory."""
+        return self._path
+
+    @property
+    def local_path(self) -> str:
+        return self._path
+
+    @property
+    def logdir(self) -> str:
+        return self._path
+
+    @property
+    def experiment_tag(self) -> str:
+        return self._experiment_tag
+
+    @property
+    def num_failures(self) -> int:
+        return self._num_failures
+
+    @property
+    def error_file(self) -> str | None:
+        return self._error_file
+
+    @property
+    def error_msg(self) -> str | None:
+        """The traceback text of the trial's last failure, or None."""
+        if self._error_file is None:
+            return None
+        try:
+            with open(self._error_file, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    @property
+    def checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
+        """The kept checkpoints, oldest first, each with the metrics reported along with it."""
+        return [(checkpoint, dict(metrics)) for checkpoint, metrics in self._checkpoints]
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The latest kept checkpoint, or None."""
+        return self._checkpoints[-1][0] if self._checkpoints else None
+
+    @property
+    def resources(self) -> Resources:
+        return self._resources
+
+    def load_results(self) -> list[dict[str, Any]]:
+        """Every result the trial reported (read from ``result.json`` once, then cached)."""
+        if self._results is None:
+            self._results = read_results(os.path.join(self._path, RESULT_FILE))
+        return self._results
+
+    def __str__(self) -> str:
+        return self._trial_name
+
+    __repr__ = __str__

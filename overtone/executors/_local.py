@@ -1,0 +1,254 @@
+"""The default executor: trials run in worker processes on this machine.
+
+Workers are reused between trials, so starting a trial costs one message, not one process.
+A worker that ran with some GPUs visible is only reused for trials given the same GPUs,
+because CUDA reads ``CUDA_VISIBLE_DEVICES`` once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from overtone._trial import Resources
+from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, ResultEvent
+from overtone.runtime._session import TrialInfo
+
+_EPS = 1e-9
+
+
+def detect_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def detect_gpus() -> int:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip()])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+class _Worker:
+    def __init__(self, gpu_key: tuple[int, ...], env: dict[str, str]) -> None:
+        parent, child = socket.socketpair()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "overtone.executors._worker", str(child.fileno())],
+            pass_fds=(child.fileno(),),
+            env=env,
+        )
+        child.close()
+        self.conn = Connection(parent.detach())
+        self.gpu_key = gpu_key
+        self.loaded: set[str] = set()
+        self.trial_id: str | None = None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.conn.close()
+        self.proc.wait()
+
+    def death_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return f"the worker process (pid {self.proc.pid}) stopped answering"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"the worker process (pid {self.proc.pid}) was killed by {name}"
+        return f"the worker process (pid {self.proc.pid}) exited with code {code}"
+
+
+class LocalExecutor(Executor):
+    """Trials in worker processes on this machine, as many at once as resources allow.
+
+    Args:
+        num_cpus: CPUs to hand out (default: the CPUs this process may use).
+        num_gpus: GPUs to hand out (default: detected; set it to test GPU placement).
+        resources: custom resources, e.g. ``{"license": 2}``.
+        reuse_workers: keep worker processes alive between trials.
+    """
+
+    def __init__(
+        self,
+        num_cpus: float | None = None,
+        num_gpus: int | None = None,
+        resources: dict[str, float] | None = None,
+        reuse_workers: bool = True,
+    ) -> None:
+        self.num_cpus = float(detect_cpus() if num_cpus is None else num_cpus)
+        self.num_gpus = detect_gpus() if num_gpus is None else int(num_gpus)
+        if self.num_cpus <= 0:
+            raise ValueError(f"num_cpus is {num_cpus}, but must be > 0")
+        if self.num_gpus < 0:
+            raise ValueError(f"num_gpus is {num_gpus}, but must be >= 0")
+        self.custom = dict(resources or {})
+        self.reuse_workers = reuse_workers
+        self._free_cpu = self.num_cpus
+        self._free_gpu = [1.0] * self.num_gpus
+        self._free_custom = dict(self.custom)
+        self._key = ""
+        self._blob = b""
+        self._busy: dict[str, tuple[_Worker, Resources, tuple[int, ...]]] = {}
+        self._by_conn: dict[Connection, _Worker] = {}
+        self._idle: list[_Worker] = []
+        self._base_env = dict(os.environ)
+        paths = [p for p in sys.path if p]
+        old = self._base_env.get("PYTHONPATH")
+        self._base_env["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
+
+    # -- Executor interface -------------------------------------------------------------
+    def setup(self, trainable_key: str, trainable_blob: bytes) -> None:
+        self._key, self._blob = trainable_key, trainable_blob
+
+    def total_resources(self) -> Resources:
+        return Resources(cpu=self.num_cpus, gpu=self.num_gpus, custom=dict(self.custom))
+
+    def can_start(self, resources: Resources) -> bool:
+        if resources.cpu > self._free_cpu + _EPS:
+            return False
+        if any(self._free_custom.get(k, 0.0) + _EPS < v for k, v in resources.custom.items()):
+            return False
+        return self._pick_gpus(resources.gpu) is not None
+
+    def start_trial(self, info: TrialInfo, resources: Resources) -> None:
+        gpus = self._pick_gpus(resources.gpu)
+        if resources.cpu > self._free_cpu + _EPS or gpus is None:
+            raise RuntimeError(f"not enough free resources to start trial {info.trial_id}")
+        self._free_cpu -= resources.cpu
+        share = resources.gpu if resources.gpu < 1 else 1.0
+        for g in gpus:
+            self._free_gpu[g] -= share
+        for k, v in resources.custom.items():
+            self._free_custom[k] -= v
+        info.env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        worker = self._worker_for(gpus)
+        if self._key not in worker.loaded:
+            worker.conn.send(("trainable", self._key, self._blob))
+            worker.loaded.add(self._key)
+        worker.conn.send(("run", self._key, info))
+        worker.trial_id = info.trial_id
+        self._busy[info.trial_id] = (worker, resources, gpus)
+
+    def send_decision(self, trial_id: str, decision: str) -> None:
+        entry = self._busy.get(trial_id)
+        if entry is not None:
+            try:
+                entry[0].conn.send(decision)
+            except OSError:
+                pass  # the worker died; wait() reports it
+
+    def kill_trial(self, trial_id: str) -> None:
+        entry = self._busy.get(trial_id)
+        if entry is not None:
+            worker = entry[0]
+            self._release(trial_id)
+            self._by_conn.pop(worker.conn, None)
+            worker.kill()
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        if not self._busy:
+            return []
+        events: list[Event] = []
+        for conn in wait(list(self._by_conn), timeout):
+            worker = self._by_conn[conn]  # type: ignore[index]
+            try:
+                while True:
+                    events.append(self._on_message(worker, conn.recv()))  # type: ignore[union-attr]
+                    if worker.trial_id is None or not conn.poll():  # type: ignore[union-attr]
+                        break
+            except (EOFError, OSError):
+                trial_id = worker.trial_id
+                self._by_conn.pop(worker.conn, None)
+                if trial_id is not None:
+                    self._release(trial_id)
+                    events.append(ErrorEvent(trial_id, f"RuntimeError: {worker.death_reason()}"))
+                worker.kill()
+        return events
+
+    def shutdown(self) -> None:
+        for worker in list(self._by_conn.values()) + self._idle:
+            try:
+                worker.conn.send(("exit",))
+            except OSError:
+                pass
+        for worker in list(self._by_conn.values()) + self._idle:
+            try:
+                worker.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+            worker.kill()
+        self._by_conn.clear()
+        self._idle.clear()
+        self._busy.clear()
+
+    # -- internals ----------------------------------------------------------------------
+    def _on_message(self, worker: _Worker, msg: Any) -> Event:
+        kind = msg[0]
+        if kind == "result":
+            return ResultEvent(msg[1], msg[2], msg[3])
+        trial_id = msg[1]
+        self._release(trial_id)
+        self._by_conn.pop(worker.conn, None)
+        if self.reuse_workers:
+            self._idle.append(worker)
+        else:
+            worker.kill()
+        if kind == "done":
+            return DoneEvent(trial_id)
+        return ErrorEvent(trial_id, msg[2])
+
+    def _release(self, trial_id: str) -> None:
+        worker, resources, gpus = self._busy.pop(trial_id)
+        worker.trial_id = None
+        self._free_cpu += resources.cpu
+        share = resources.gpu if resources.gpu < 1 else 1.0
+        for g in gpus:
+            self._free_gpu[g] += share
+        for k, v in resources.custom.items():
+            self._free_custom[k] += v
+
+    def _pick_gpus(self, want: float) -> tuple[int, ...] | None:
+        if want <= 0:
+            return ()
+        if want < 1:  # a fraction: share the fullest device that still has room
+            fits = [g for g, free in enumerate(self._free_gpu) if free + _EPS >= want]
+            return (min(fits, key=lambda g: self._free_gpu[g]),) if fits else None
+        whole = [g for g, free in enumerate(self._free_gpu) if free >= 1 - _EPS]
+        return tuple(whole[: int(want)]) if len(whole) >= want else None
+
+    def _worker_for(self, gpus: tuple[int, ...]) -> _Worker:
+        for i, worker in enumerate(self._idle):
+            if worker.gpu_key == gpus and worker.proc.poll() is None:
+                del self._idle[i]
+                self._by_conn[worker.conn] = worker
+                return worker
+        # Keep at most as many idle workers as could ever run at once.
+        limit = max(1, int(self.num_cpus))
+        while len(self._idle) >= limit:
+            self._idle.pop(0).kill()
+        env = dict(self._base_env)
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        worker = _Worker(gpus, env)
+        self._by_conn[worker.conn] = worker
+        return worker

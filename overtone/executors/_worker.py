@@ -1,0 +1,87 @@
+"""The worker process: receives trials from the driver and runs them one at a time.
+
+Started by the local executor as ``python -m overtone.executors._worker FD`` where FD is
+its end of a socket pair. Messages are pickled tuples:
+
+driver -> worker: ("trainable", key, blob) | ("run", key, TrialInfo) | ("exit",)
+worker -> driver: ("result", trial_id, result, checkpoint_dirname) -- then waits for a
+                  decision string ("CONTINUE", "STOP", "PAUSE") | ("done", trial_id)
+                  | ("error", trial_id, traceback_text)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+import cloudpickle
+
+from overtone.runtime._runner import run_trial
+from overtone.runtime._session import TrialInfo
+
+
+class _LoadFailure:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _ConnChannel:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.trial_id = ""
+
+    def report(self, result: dict[str, Any], checkpoint_dirname: str | None) -> str:
+        self.conn.send(("result", self.trial_id, result, checkpoint_dirname))
+        return self.conn.recv()
+
+
+def serve(conn: Connection) -> None:
+    trainables: dict[str, Any] = {}
+    channel = _ConnChannel(conn)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return  # the driver is gone
+        kind = msg[0]
+        if kind == "trainable":
+            try:
+                trainables[msg[1]] = cloudpickle.loads(msg[2])
+            except BaseException:  # noqa: BLE001 - reported when a trial needs it
+                trainables[msg[1]] = _LoadFailure(traceback.format_exc())
+        elif kind == "run":
+            info: TrialInfo = msg[2]
+            channel.trial_id = info.trial_id
+            os.environ.update(info.env)
+            trainable = trainables[msg[1]]
+            if isinstance(trainable, _LoadFailure):
+                error: str | None = "The trainable could not be loaded in the worker:\n" + (
+                    trainable.text
+                )
+            else:
+                error = run_trial(trainable, info, channel)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            if error is None:
+                conn.send(("done", info.trial_id))
+            else:
+                conn.send(("error", info.trial_id, error))
+        elif kind == "exit":
+            return
+
+
+def main() -> None:
+    # Ctrl-C belongs to the driver, which stops trials cleanly; workers must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    conn = Connection(sock.detach())
+    serve(conn)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""Pure text formatting for the progress output: cells, tables, per-trial lines, summaries.
+
+Nothing here writes to a stream; :mod:`overtone.progress._reporter` does.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from overtone._trial import FrozenTrial, TrialStatus
+
+#: Result keys the runtime adds by itself; never inferred as user metrics.
+AUTO_RESULT_KEYS = frozenset(
+    {
+        "config", "date", "done", "episodes_this_iter", "episodes_total", "experiment_id",
+        "experiment_tag", "hostname", "iterations_since_restore", "node_ip", "pid",
+        "should_checkpoint", "checkpoint_dir_name", "time_since_restore", "time_this_iter_s",
+        "time_total_s", "timestamp", "timesteps_since_restore", "timesteps_this_iter",
+        "timesteps_total", "training_iteration", "trial_id", "warmup_time",
+    }
+)  # fmt: skip
+_COUNT_ORDER = tuple(TrialStatus)  # PENDING, RUNNING, PAUSED, TERMINATED, ERROR
+
+_BOX = {
+    "top": ("╭", "┬", "╮"),
+    "mid": ("├", "┼", "┤"),
+    "bottom": ("╰", "┴", "╯"),
+    "horizontal": "─",
+    "vertical": "│",
+}
+_ASCII = {
+    "top": ("+", "+", "+"),
+    "mid": ("+", "+", "+"),
+    "bottom": ("+", "+", "+"),
+    "horizontal": "-",
+    "vertical": "|",
+}
+
+
+def flatten(values: Mapping[str, Any], delimiter: str = "/") -> dict[str, Any]:
+    """Flatten nested mappings: ``{"a": {"b": 1}}`` becomes ``{"a/b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            for sub_key, sub_value in flatten(value, delimiter).items():
+                flat[f"{key}{delimiter}{sub_key}"] = sub_value
+        else:
+            flat[str(key)] = value
+    return flat
+
+
+def lookup(values: Mapping[str, Any], key: str, delimiter: str = "/") -> Any:
+    """Return ``values[key]``, following ``delimiter`` into nested mappings; None if absent."""
+    if key in values:
+        return values[key]
+    node: Any = values
+    for part in key.split(delimiter):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def format_number(value: Any) -> str:
+    """Integers in full, other reals to 5 significant digits (``0.012346``, ``1.2346e+06``)."""
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    number = float(value)
+    if math.isnan(number):
+        return "nan"
+    return f"{number:.5g}"
+
+
+def format_value(value: Any, max_length: int | None = None) -> str:
+    """One table cell: numbers compact, ``None`` empty, long text cut to ``max_length``."""
+    if value is None:
+        return ""
+    text = format_number(value) if is_number(value) else str(value)
+    text = text.replace("\n", " ")
+    return abbreviate(text, max_length)
+
+
+def abbreviate(text: str, max_length: int | None, keep: str = "head") -> str:
+    """Cut ``text`` to ``max_length`` characters with ``...``, keeping its head or its tail."""
+    if max_length is None or len(text) <= max_length:
+        return text
+    if max_length <= 3:
+        return text[:max_length]
+    if keep == "tail":
+        return "..." + text[len(text) - (max_length - 3) :]
+    return text[: max_length - 3] + "..."
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: Sequence[bool] | None = None,
+    ascii_only: bool = False,
+) -> list[str]:
+    """Draw a boxed table and return its lines (without newlines).
+
+    Args:
+        headers: the column titles.
+        rows: the already formatted cells, one sequence per row.
+        numeric: per column, whether to right-align it (numbers); left-aligned otherwise.
+        ascii_only: draw with ``+ - |`` instead of box-drawing characters.
+    """
+    chars = _ASCII if ascii_only else _BOX
+    right = list(numeric) if numeric is not None else [False] * len(headers)
+    widths = [len(h) for h in headers]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"a row has {len(row)} cells, but the table has {len(headers)}")
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+
+    def rule(kind: str) -> str:
+        left, cross, end = chars[kind]
+        return left + cross.join(chars["horizontal"] * (w + 2) for w in widths) + end
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            cell.rjust(w) if align_right else cell.ljust(w)
+            for cell, w, align_right in zip(cells, widths, right)
+        )
+        bar = chars["vertical"]
+        return bar + bar.join(f" {cell} " for cell in padded) + bar
+
+    return [rule("top"), line(headers), rule("mid"), *(line(r) for r in rows), rule("bottom")]
+
+
+def can_draw_boxes(encoding: str | None) -> bool:
+    """Whether text in ``encoding`` can hold the box-drawing characters (None: Unicode)."""
+    if encoding is None:
+        return True
+    try:
+        "╭─┬╮│├┼┤╰┴╯".encode(encoding)
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return True
+
+
+def format_trial_result_line(
+    trial: FrozenTrial, result: Mapping[str, Any], detailed: bool = False
+) -> str:
+    """``Trial <name> reported loss=0.5,training_iteration=3.`` for one result.
+
+    Brief lines hold the user's metrics and the iteration; detailed ones every result key
+    and the trial's parameters.
+    """
+    flat = flatten({k: v for k, v in result.items() if k != "config"})
+    if detailed:
+        items = list(flat.items())
+    else:
+        items = [(k, v) for k, v in flat.items() if k.split("/")[0] not in AUTO_RESULT_KEYS]
+        if "training_iteration" in flat:
+            items.append(("training_iteration", flat["training_iteration"]))
+    body = ",".join(f"{key}={format_value(value)}" for key, value in items)
+    suffix = f" with parameters={trial.config}" if detailed else ""
+    return f"Trial {trial.trial_name} reported {body}{suffix}."
+
+
+def format_trial_end_line(
+    trial: FrozenTrial,
+    running_time_s: float | None = None,
+    errored: bool | None = None,
+    now: datetime | None = None,
+) -> str:
+    """``Trial <name> completed after 10 iterations at <time>.`` (or ``errored``, with the
+    error file), followed by the experiment's running time when given."""
+    if errored is None:
+        errored = status_of(trial) is TrialStatus.ERROR
+    iterations = trial.last_result.get("training_iteration", 0)
+    noun = "iteration" if iterations == 1 else "iterations"
+    when = (now or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
+    verb = "errored" if errored else "completed"
+    line = f"Trial {trial.trial_name} {verb} after {iterations} {noun} at {when}."
+    if running_time_s is not None:
+        line += f" Total running time: {format_duration(running_time_s)}"
+    if errored:
+        line += f"\nError file: {error_file(trial)}"
+    return line
+
+
+def final_summary(
+    trials: Sequence[FrozenTrial],
+    metric: str | None = None,
+    mode: str | None = None,
+    *,
+    experiment_path: str | None = None,
+    total_time_s: float | None = None,
+) -> str:
+    """A short block for the end of the experiment: trial counts, best trial, where results are.
+
+    Example::
+
+        print(final_summary(trials, "loss", "min", experiment_path="~/overtone_results/exp"))
+    """
+    check_mode(mode)
+    lines = ["== Experiment finished =="]
+    lines.append(f"Number of trials: {count_line(trials, None)}")
+    if total_time_s is not None:
+        lines.append(f"Total running time: {format_duration(total_time_s)}")
+    best = best_trial(trials, metric, mode)
+    if best is not None and metric is not None:
+        value = format_value(lookup(best.last_result, metric))
+        lines.append(f"Best trial: {best.trial_name} with {metric}={value} ({mode})")
+        lines.append(f"Best config: {best.config}")
+    errored = [t.trial_name for t in trials if status_of(t) is TrialStatus.ERROR]
+    if errored:
+        lines.append(f"Errored trials: {', '.join(errored)}")
+    if experiment_path:
+        lines.append(f"Results: {experiment_path}")
+    return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3min 5s``, ``2hr 0min 7s``."""
+    total = int(max(0.0, seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}hr {minutes}min {secs}s"
+    if minutes:
+        return f"{minutes}min {secs}s"
+    return f"{secs}s"
+
+
+def error_file(trial: FrozenTrial) -> str:
+    """Where the trial's last traceback is saved (``<trial path>/error.txt``)."""
+    if not trial.path:
+        return ""
+    if "://" in trial.path:
+        return trial.path.rstrip("/") + "/error.txt"
+    return os.path.join(trial.path, "error.txt")
+
+
+def status_of(trial: FrozenTrial) -> TrialStatus:
+    return TrialStatus(trial.status)
+
+
+def status_counts(trials: Sequence[FrozenTrial]) -> str:
+    counts = {status: 0 for status in _COUNT_ORDER}
+    for trial in trials:
+        counts[status_of(trial)] += 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+
+
+def count_line(trials: Sequence[FrozenTrial], total_samples: int | float | None) -> str:
+    if total_samples is not None and total_samples >= sys.maxsize:
+        total = "/infinite"
+    elif total_samples and total_samples > 0:
+        total = f"/{int(total_samples)}"
+    else:
+        total = ""
+    counts = status_counts(trials)
+    return f"{len(trials)}{total}" + (f" ({counts})" if counts else "")
+
+
+def metric_value(trial: FrozenTrial, metric: str | None) -> float | None:
+    if metric is None:
+        return None
+    value = lookup(trial.last_result, metric)
+    if not is_number(value) or math.isnan(float(value)):
+        return None
+    return float(value)
+
+
+def best_trial(
+    trials: Sequence[FrozenTrial], metric: str | None, mode: str | None
+) -> FrozenTrial | None:
+    """The trial whose last result is best for ``metric``; None without metric and mode."""
+    if metric is None or mode is None:
+        return None
+    best, best_value = None, None
+    for trial in trials:
+        value = metric_value(trial, metric)
+        if value is None:
+            continue
+        if best_value is None or (value > best_value if mode == "max" else value < best_value):
+            best, best_value = trial, value
+    return best
+
+
+def check_mode(mode: str | None) -> None:
+    if mode is not None and mode not in ("min", "max"):
+        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")

@@ -1,0 +1,82 @@
+"""Runs one trial of a function or class trainable inside a worker process."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+import traceback
+from typing import Any
+
+from overtone.checkpoint import Checkpoint
+from overtone.runtime._session import TrialInfo, TrialStopped, _Channel, _Session, _set_session
+from overtone.runtime._trainable import Trainable
+
+
+def is_class_trainable(trainable: Any) -> bool:
+    return inspect.isclass(trainable) and issubclass(trainable, Trainable)
+
+
+def _wants_checkpoint_dir(fn: Any) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "checkpoint_dir" in params
+
+
+def run_trial(trainable: Any, info: TrialInfo, channel: _Channel) -> str | None:
+    """Run the trial to its end. Returns None on success, else the failure's traceback text."""
+    session = _Session(info, channel)
+    _set_session(session)
+    try:
+        if is_class_trainable(trainable):
+            _run_class(trainable, info, session)
+        else:
+            _run_function(trainable, info, session)
+    except TrialStopped:
+        pass
+    except BaseException:  # noqa: BLE001 - any failure of user code ends only this trial
+        return traceback.format_exc()
+    finally:
+        _set_session(None)
+    return None
+
+
+def _run_function(fn: Any, info: TrialInfo, session: _Session) -> None:
+    if _wants_checkpoint_dir(fn):
+        returned = fn(info.config, checkpoint_dir=info.restore_checkpoint)
+    else:
+        returned = fn(info.config)
+    if isinstance(returned, dict) and returned:
+        session.report(returned)
+
+
+def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None:
+    obj = cls(info.config)
+    try:
+        obj._iteration = info.start_iteration
+        if info.restore_checkpoint:
+            obj.load_checkpoint(info.restore_checkpoint)
+        while True:
+            result = obj.step()
+            if not isinstance(result, dict):
+                raise TypeError(
+                    f"{cls.__name__}.step() returned {result!r}, but must return a dict of metrics"
+                )
+            obj._iteration += 1
+            checkpoint = None
+            freq = info.checkpoint_frequency
+            if freq and obj._iteration % freq == 0:
+                checkpoint = _save(obj, info.trial_dir)
+            session.report(result, checkpoint)
+            if result.get("done"):
+                break
+    finally:
+        obj.stop()
+
+
+def _save(obj: Trainable, trial_dir: str) -> Checkpoint:
+    tmp = tempfile.mkdtemp(prefix=".save-", dir=trial_dir)
+    obj.save_checkpoint(tmp)
+    return Checkpoint(os.path.abspath(tmp))

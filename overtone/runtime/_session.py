@@ -1,0 +1,196 @@
+"""The trial session: what ``tune.report`` and ``tune.get_context`` talk to inside a worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from overtone.checkpoint import Checkpoint
+
+_HOSTNAME = socket.gethostname()
+
+
+class TrialStopped(BaseException):
+    """Raised inside a trial's code by ``report`` when the driver decided to stop it.
+
+    A ``BaseException`` so that ``except Exception`` in user code does not swallow it.
+    """
+
+
+class _Channel(Protocol):
+    def report(self, result: dict[str, Any], checkpoint_dirname: str | None) -> str: ...
+
+
+@dataclass
+class TrialInfo:
+    """What a worker is told about the trial it runs."""
+
+    trial_id: str
+    trial_name: str
+    trial_dir: str
+    experiment_name: str
+    experiment_path: str
+    config: dict[str, Any]
+    resources: dict[str, float] = field(default_factory=dict)
+    restore_checkpoint: str | None = None
+    start_iteration: int = 0
+    start_time_total: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+    checkpoint_frequency: int = 0
+
+
+class TuneContext:
+    """Facts about the running trial, from ``tune.get_context()``."""
+
+    def __init__(self, session: _Session | None) -> None:
+        self._session = session
+
+    def _info(self) -> TrialInfo:
+        if self._session is None:
+            raise RuntimeError("tune.get_context() has no trial: it is called outside a trial")
+        return self._session.info
+
+    def get_trial_id(self) -> str:
+        return self._info().trial_id
+
+    def get_trial_name(self) -> str:
+        return self._info().trial_name
+
+    def get_trial_dir(self) -> str:
+        return self._info().trial_dir
+
+    def get_experiment_name(self) -> str:
+        return self._info().experiment_name
+
+    def get_trial_resources(self) -> dict[str, float]:
+        return dict(self._info().resources)
+
+    def get_iteration(self) -> int:
+        """The number of results this trial has reported so far (its ``training_iteration``)."""
+        if self._session is None:
+            raise RuntimeError("tune.get_context() has no trial: it is called outside a trial")
+        return self._session.iteration
+
+    def get_world_rank(self) -> int:
+        return 0
+
+    def get_world_size(self) -> int:
+        return 1
+
+    def get_local_rank(self) -> int:
+        return 0
+
+    trial_id = property(get_trial_id)
+    trial_name = property(get_trial_name)
+    trial_dir = property(get_trial_dir)
+    iteration = property(get_iteration)
+
+
+class _Session:
+    def __init__(self, info: TrialInfo, channel: _Channel) -> None:
+        self.info = info
+        self.channel = channel
+        self.iteration = info.start_iteration
+        self.iterations_since_restore = 0
+        self.start = time.time()
+        self.last_report = self.start
+        self.loaded_checkpoint = (
+            Checkpoint(info.restore_checkpoint) if info.restore_checkpoint else None
+        )
+
+    def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+        now = time.time()
+        self.iteration += 1
+        self.iterations_since_restore += 1
+        result = dict(metrics)
+        since_restore = now - self.start
+        result.setdefault("done", False)
+        result["training_iteration"] = self.iteration
+        result["trial_id"] = self.info.trial_id
+        result["time_this_iter_s"] = now - self.last_report
+        result["time_total_s"] = self.info.start_time_total + since_restore
+        result["time_since_restore"] = since_restore
+        result["iterations_since_restore"] = self.iterations_since_restore
+        result["timestamp"] = int(now)
+        result["date"] = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
+        result["pid"] = os.getpid()
+        result["hostname"] = _HOSTNAME
+        result["node_ip"] = "127.0.0.1"
+        checkpoint_dirname = None
+        if checkpoint is not None:
+            checkpoint_dirname = self._persist(checkpoint)
+            result["checkpoint_dir_name"] = checkpoint_dirname
+        decision = self.channel.report(result, checkpoint_dirname)
+        self.last_report = time.time()
+        if decision != "CONTINUE":
+            raise TrialStopped(decision)
+
+    def _persist(self, checkpoint: Checkpoint) -> str:
+        if not isinstance(checkpoint, Checkpoint):
+            raise TypeError(
+                f"checkpoint is {checkpoint!r}, but must be a tune.Checkpoint "
+                "(use tune.Checkpoint.from_directory(path))"
+            )
+        dirname = f"checkpoint_{self.iteration:06d}"
+        target = os.path.join(self.info.trial_dir, dirname)
+        source = os.path.abspath(checkpoint.path)
+        if os.path.dirname(source) == os.path.abspath(self.info.trial_dir) and os.path.basename(
+            source
+        ).startswith(".save-"):  # written for us by a class trainable: move, don't copy
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(source, target)
+        elif source != target:
+            tmp = target + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(checkpoint.path, tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        return dirname
+
+
+_current: _Session | None = None
+
+
+def _get_session() -> _Session | None:
+    return _current
+
+
+def _set_session(session: _Session | None) -> None:
+    global _current
+    _current = session
+
+
+def report(metrics: dict[str, Any] | None = None, *, checkpoint: Checkpoint | None = None,
+           **kwargs: Any) -> None:
+    """Report a result of the running trial, optionally with a checkpoint.
+
+    Both generations of the API work: ``tune.report(mean_loss=x)`` and
+    ``tune.report({"mean_loss": x}, checkpoint=ckpt)``.
+    """
+    session = _current
+    if session is None:
+        raise RuntimeError(
+            "tune.report() was called outside a trial: call it from the trainable function "
+            "that tune.run() or tune.Tuner() runs"
+        )
+    if metrics is None:
+        metrics = kwargs
+    elif not isinstance(metrics, dict):
+        raise TypeError(f"metrics is {metrics!r}, but must be a dict of metric names to values")
+    elif kwargs:
+        metrics = {**metrics, **kwargs}
+    session.report(metrics, checkpoint)
+
+
+def get_checkpoint() -> Checkpoint | None:
+    """The checkpoint to resume from: the latest one reported before a restart, else None."""
+    session = _current
+    return session.loaded_checkpoint if session is not None else None
+
+
+def get_context() -> TuneContext:
+    return TuneContext(_current)

@@ -1,0 +1,94 @@
+"""Files of an experiment: atomic JSON state, per-trial result journals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from typing import Any
+
+STATE_FILE = "experiment_state.json"
+FORMAT_VERSION = 1
+
+
+def json_default(value: Any) -> Any:
+    """Make numpy scalars/arrays and other odd values JSON-serializable."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        return item()
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=json_default, allow_nan=True)
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    """Write ``obj`` as JSON so that a crash at any moment leaves the old or the new file."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(dumps(obj))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def flatten(d: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None,
+            delimiter: str = "/") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a/b": 1}``."""
+    out = {} if out is None else out
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flatten(value, name + delimiter, out, delimiter)
+        else:
+            out[name] = value
+    return out
+
+
+class TrialRecorder:
+    """Appends each result of one trial to ``result.json`` and ``progress.csv``, flushed.
+
+    Lines are appended and flushed per result, so a crash loses at most a torn last line
+    (which readers drop). The CSV columns are fixed by the first result, as in Ray Tune.
+    """
+
+    def __init__(self, trial_dir: str) -> None:
+        os.makedirs(trial_dir, exist_ok=True)
+        self._json = open(os.path.join(trial_dir, "result.json"), "a", encoding="utf-8")
+        csv_path = os.path.join(trial_dir, "progress.csv")
+        self._csv_file = open(csv_path, "a", encoding="utf-8", newline="")
+        self._csv: csv.DictWriter[str] | None = None
+        self._csv_new = self._csv_file.tell() == 0
+        if not self._csv_new:  # appending after a restart: reuse the existing header
+            with open(csv_path, encoding="utf-8", newline="") as f:
+                header = next(csv.reader(io.StringIO(f.readline())), None)
+            if header:
+                self._csv = csv.DictWriter(self._csv_file, header, extrasaction="ignore")
+
+    def write(self, result: dict[str, Any]) -> None:
+        self._json.write(dumps(result) + "\n")
+        self._json.flush()
+        row = flatten({k: v for k, v in result.items() if k != "config"})
+        if self._csv is None:
+            self._csv = csv.DictWriter(self._csv_file, list(row), extrasaction="ignore")
+            self._csv.writeheader()
+        self._csv.writerow({k: _csv_value(v) for k, v in row.items()})
+        self._csv_file.flush()
+
+    def close(self) -> None:
+        self._json.close()
+        self._csv_file.close()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
