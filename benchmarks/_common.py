@@ -10,6 +10,7 @@ is written to ``~/overtone_results``.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,12 +32,18 @@ class Timing:
 
     name: str
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)  # user + sys, the process tree
     error: str | None = None
     output_bytes: int | None = None
+    stderr: str = ""  # the tail of the first non-empty stderr of a successful run
 
     @property
     def median(self) -> float:
         return statistics.median(self.times) if self.times else float("nan")
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_times) if self.cpu_times else float("nan")
 
     @property
     def min(self) -> float:
@@ -54,17 +61,27 @@ def _tail(text: str, lines: int = 25) -> str:
 def run_once(
     argv: Sequence[str],
     *,
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
     stdout: int | None = subprocess.DEVNULL,
     timeout: float = 600,
-) -> tuple[float, subprocess.CompletedProcess[bytes], str]:
-    """Run ``python *argv`` once in a fresh storage dir. Returns (wall s, process, storage)."""
+) -> tuple[float, subprocess.CompletedProcess[bytes], str, float]:
+    """Run ``python *argv`` once in a fresh storage dir; ``env`` entries of None are unset.
+
+    Returns (wall s, the process, a note if nothing was written to storage, CPU s). The CPU
+    time is user + system of the child and of the descendants it waited for (its workers),
+    which a busy machine inflates much less than the wall time.
+    """
     storage = tempfile.mkdtemp(prefix="overtone-bench-")
     full_env = dict(os.environ)
-    full_env.update(env or {})
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
     full_env["OVERTONE_STORAGE_PATH"] = storage
     full_env["BENCH_STORAGE"] = storage
     try:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(
             [PYTHON, *argv],
@@ -76,11 +93,13 @@ def run_once(
             check=False,
         )
         elapsed = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
         # Something must have been written where we asked, or the run went elsewhere.
         wrote = any(os.scandir(storage))
     finally:
         shutil.rmtree(storage, ignore_errors=True)
-    return elapsed, proc, ("" if wrote else "nothing was written to the storage path")
+    return elapsed, proc, ("" if wrote else "nothing was written to the storage path"), cpu
 
 
 def time_python(
@@ -88,20 +107,22 @@ def time_python(
     argv: Sequence[str],
     *,
     reps: int,
-    env: dict[str, str] | None = None,
+    warmup: int = 1,
+    env: dict[str, str | None] | None = None,
     expect_storage: bool = True,
     measure_output: bool = False,
     timeout: float = 600,
 ) -> Timing:
     """Time ``python *argv`` ``reps`` times, each in a fresh interpreter, stdout discarded.
 
-    With ``measure_output``, one extra untimed run captures stdout to count its bytes.
+    ``warmup`` untimed runs come first (page cache, and the bytecode cache if enabled).
+    With ``measure_output``, one more untimed run captures stdout to count its bytes.
     A failing run stops the repetitions and records the error (stderr's tail).
     """
     timing = Timing(name)
-    for _ in range(reps):
+    for rep in range(-warmup, reps):
         try:
-            elapsed, proc, note = run_once(argv, env=env, timeout=timeout)
+            elapsed, proc, note, cpu = run_once(argv, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
             timing.error = f"timed out after {timeout:.0f} s"
             return timing
@@ -114,11 +135,37 @@ def time_python(
         if expect_storage and note:
             timing.error = note
             return timing
-        timing.times.append(elapsed)
+        if proc.stderr.strip() and not timing.stderr:
+            timing.stderr = _tail(proc.stderr.decode(errors="replace"))
+        if rep >= 0:
+            timing.times.append(elapsed)
+            timing.cpu_times.append(cpu)
     if measure_output:
-        _, proc, _ = run_once(argv, env=env, stdout=subprocess.PIPE, timeout=timeout)
+        _, proc, _, _ = run_once(argv, env=env, stdout=subprocess.PIPE, timeout=timeout)
         timing.output_bytes = len(proc.stdout or b"")
     return timing
+
+
+def bytecode_env(enabled: bool) -> dict[str, str | None]:
+    """Environment for the children: with ``enabled``, a persistent bytecode cache.
+
+    This sandbox sets ``PYTHONDONTWRITEBYTECODE=1``, so each fresh interpreter compiles
+    Overtone's modules again, which a normal install does not. ``enabled`` unsets it and sends
+    the ``.pyc`` files to a cache under the temp dir (``PYTHONPYCACHEPREFIX``), never into the
+    repository; the warm-up runs fill it.
+    """
+    if not enabled:
+        return {}
+    prefix = os.path.join(tempfile.gettempdir(), "overtone-bench-pycache")
+    return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": prefix}
+
+
+def describe_bytecode(enabled: bool) -> str:
+    if enabled:
+        return "bytecode cache on (PYTHONPYCACHEPREFIX under the temp dir)"
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return "bytecode cache off (PYTHONDONTWRITEBYTECODE is set; try --pycache)"
+    return "bytecode cache as the environment has it"
 
 
 def time_code(name: str, code: str, **kwargs) -> Timing:
@@ -166,27 +213,28 @@ def target_row(
     *,
     strict: bool = False,
 ) -> list[str]:
-    """A table row: workload | median | min | max | target | Ray 2.60 | ratio | out.
+    """A row: workload | median | min | max | CPU | target | Ray 2.60 | ratio | stdout.
 
     ``strict`` means the target is ``<`` rather than ``<=``.
     """
+    ref = "-" if reference is None else f"{reference:g} s"
     if timing.error is not None:
         first = timing.error.splitlines()[0]
-        return [timing.name, "ERROR", "-", "-", fmt_target(target, strict), fmt_s(reference),
-                first, fmt_bytes(timing.output_bytes)]
+        return [timing.name, "ERROR", "-", "-", "-", fmt_target(target, strict), ref, first,
+                fmt_bytes(timing.output_bytes)]
     if target is None:
         ratio = "-"
     else:
-        r = timing.median / target
         missed = timing.median >= target if strict else timing.median > target
-        ratio = f"{r:.2f}" + ("  MISS" if missed else "  ok")
+        ratio = f"{timing.median / target:.2f}" + ("  MISS" if missed else "  ok")
     return [
         timing.name,
         fmt_s(timing.median),
         fmt_s(timing.min),
         fmt_s(timing.max),
+        fmt_s(timing.cpu_median),
         fmt_target(target, strict),
-        "-" if reference is None else f"{reference:g} s",
+        ref,
         ratio,
         fmt_bytes(timing.output_bytes),
     ]
@@ -204,3 +252,12 @@ def snapshot_default_results() -> set[str]:
         return set(os.listdir(DEFAULT_RESULTS))
     except OSError:
         return set()
+
+
+def loadavg() -> str:
+    """The 1-minute load average, to judge how noisy the machine was (2 cores here)."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"

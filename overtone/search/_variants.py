@@ -268,7 +268,7 @@ def _resolve_functions(
                     f"sample_from at '{path_str(path)}' raised {type(e).__name__}: {e}"
                 ) from e
             _set(config, path, value)
-        if len(waiting) == len(pending) + 1:
+        if len(waiting) == len(pending):
             names = ", ".join(f"'{path_str(p)}'" for p in waiting)
             raise ValueError(
                 f"sample_from values at {names} depend on each other and cannot be resolved"

@@ -1,0 +1,216 @@
+"""Wall-time benchmarks of Overtone's core paths, each run in a fresh interpreter.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_core.py [--reps 5] [--warmup 1] [--pycache] [--only NAME]
+
+Workloads (2 trials at a time, default logging and persistence, results written to a fresh
+temporary storage path that is removed afterwards):
+
+- ``quickstart``: ``examples/quickstart.py`` itself, with its default verbosity.
+- ``trials200``: 200 trials of a function that reports one result.
+- ``results10k``: 2 trials each reporting 5,000 results.
+- ``import``: ``python -c "import overtone.tune"``.
+
+The timed workloads run twice: with ``verbose=0`` (the figure compared with the target) and
+with the default verbosity (stdout to /dev/null), to show what the progress output costs.
+This is a report, not a test: it always exits 0, and marks a missed target with ``MISS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    REPO,
+    Timing,
+    bytecode_env,
+    describe_bytecode,
+    loadavg,
+    print_table,
+    snapshot_default_results,
+    target_row,
+    time_code,
+    time_python,
+)
+
+QUICKSTART = str(REPO / "examples" / "quickstart.py")
+
+# The quick start with tune.run's default verbosity replaced by verbose=0, to show how much
+# of its time is progress output. The script itself is run unchanged.
+QUICKSTART_QUIET = textwrap.dedent(
+    f"""
+    import functools, runpy
+    import overtone.tune
+    overtone.tune.run = functools.partial(overtone.tune.run, verbose=0)
+    runpy.run_path({QUICKSTART!r}, run_name="__main__")
+    """
+)
+
+# argv: N, verbose ("default" or an int)
+TRIALS = textwrap.dedent(
+    """
+    import os, sys
+    from overtone import tune
+
+    n = int(sys.argv[1])
+    kwargs = {} if sys.argv[2] == "default" else {"verbose": int(sys.argv[2])}
+
+
+    def f(config):
+        tune.report(score=config["x"])
+
+
+    analysis = tune.run(
+        f,
+        config={"x": tune.grid_search(list(range(n)))},
+        storage_path=os.environ["BENCH_STORAGE"],
+        max_concurrent_trials=2,
+        **kwargs,
+    )
+    assert len(analysis.trials) == n, len(analysis.trials)
+    assert all(str(t.status).endswith("TERMINATED") for t in analysis.trials)
+    """
+)
+
+# argv: trials, results per trial, verbose ("default" or an int)
+RESULTS = textwrap.dedent(
+    """
+    import os, sys
+    from overtone import tune
+
+    trials, per_trial = int(sys.argv[1]), int(sys.argv[2])
+    kwargs = {} if sys.argv[3] == "default" else {"verbose": int(sys.argv[3])}
+
+
+    def f(config):
+        for i in range(config["n"]):
+            tune.report(loss=1.0 / (i + 1), step=i)
+
+
+    analysis = tune.run(
+        f,
+        config={"n": per_trial, "t": tune.grid_search(list(range(trials)))},
+        storage_path=os.environ["BENCH_STORAGE"],
+        max_concurrent_trials=2,
+        **kwargs,
+    )
+    assert len(analysis.trials) == trials, len(analysis.trials)
+    for t in analysis.trials:
+        assert t.last_result["training_iteration"] == per_trial, t.last_result
+    """
+)
+
+
+@dataclass
+class Workload:
+    name: str
+    target: float | None
+    ray: float | None
+    quiet: tuple[str, ...] | None  # argv for the verbose=0 run (None: no such variant)
+    loud: tuple[str, ...] | None  # argv for the default-verbosity run
+    strict: bool = False  # the target is "<" rather than "<="
+    storage: bool = True  # the workload writes an experiment
+
+
+WORKLOADS = [
+    Workload("quickstart", 1.5, 13.0,
+             quiet=("-c", QUICKSTART_QUIET), loud=(QUICKSTART,)),
+    Workload("trials200", 2.0, 13.1,
+             quiet=("-c", TRIALS, "200", "0"), loud=("-c", TRIALS, "200", "default")),
+    Workload("results10k", 2.0, 34.0,
+             quiet=("-c", RESULTS, "2", "5000", "0"),
+             loud=("-c", RESULTS, "2", "5000", "default")),
+    Workload("import", 0.5, None, quiet=None, loud=None, strict=True, storage=False),
+]
+
+
+def measure(workload: Workload, reps: int, **opts) -> list[tuple[Timing, bool]]:
+    """Timings of a workload's variants, each with whether it is compared with the target.
+
+    ``opts`` go to ``time_python`` (warmup, env).
+    """
+    if workload.name == "import":
+        t = time_code("import", "import overtone.tune", reps=reps, expect_storage=False, **opts)
+        return [(t, True)]
+    if workload.name == "quickstart":
+        # The target is for the quick start as users run it: default verbosity.
+        loud = time_python("quickstart (default verbose)", workload.loud, reps=reps,
+                           measure_output=True, **opts)
+        quiet = time_python("quickstart (verbose=0, patched)", workload.quiet, reps=reps,
+                            **opts)
+        return [(loud, True), (quiet, False)]
+    quiet = time_python(f"{workload.name} (verbose=0)", workload.quiet, reps=reps, **opts)
+    loud = time_python(f"{workload.name} (default verbose)", workload.loud, reps=reps,
+                       measure_output=True, **opts)
+    return [(quiet, True), (loud, False)]
+
+
+def output_cost(timing: Timing, variants: list[tuple[Timing, bool]]) -> str:
+    """For a default-verbosity row: its median minus the verbose=0 variant's median."""
+    if "default verbose" not in timing.name or timing.error is not None:
+        return "-"
+    quiet = [t for t, _ in variants if "verbose=0" in t.name and t.error is None]
+    if not quiet:
+        return "-"
+    return f"{timing.median - quiet[0].median:+.3f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="repetitions per variant")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed runs before the timed ones, per variant")
+    parser.add_argument("--pycache", action="store_true",
+                        help="let the children cache bytecode (under the temp dir), as a "
+                        "normal install does; this sandbox sets PYTHONDONTWRITEBYTECODE=1")
+    parser.add_argument("--only", action="append", choices=[w.name for w in WORKLOADS],
+                        help="run only this workload (repeatable)")
+    args = parser.parse_args(argv)
+
+    before = snapshot_default_results()
+    load_before = loadavg()
+    selected = [w for w in WORKLOADS if not args.only or w.name in args.only]
+    rows: list[list[str]] = []
+    errors: list[Timing] = []
+    for workload in selected:
+        print(f"running {workload.name} ({args.reps} reps per variant)...", file=sys.stderr)
+        variants = measure(workload, args.reps, warmup=args.warmup,
+                           env=bytecode_env(args.pycache))
+        for timing, compared in variants:
+            if compared:
+                row = target_row(timing, workload.target, workload.ray, strict=workload.strict)
+            else:
+                row = target_row(timing, None, None)
+            rows.append(row + [output_cost(timing, variants)])
+            if timing.error is not None or timing.stderr:
+                errors.append(timing)
+
+    print(f"\nPython {sys.version.split()[0]}, {args.reps} reps (+{args.warmup} warm-up) per "
+          f"variant, fresh interpreter per rep, {describe_bytecode(args.pycache)}; "
+          "seconds of wall time (CPU s: median user+sys of the process tree)\n")
+    print_table(["workload", "median s", "min", "max", "CPU s", "target", "Ray 2.60",
+                 "ratio to target", "stdout", "output cost"], rows)
+    for timing in errors:
+        if timing.error is not None:
+            print(f"\nERROR in {timing.name}:\n{timing.error}")
+        if timing.stderr:
+            print(f"\nstderr of a successful {timing.name} run:\n{timing.stderr}")
+    print(f"\nload average (1 min): {load_before} before, {loadavg()} after, "
+          f"on {os.cpu_count()} CPUs")
+    new = snapshot_default_results() - before
+    if new:
+        print(f"\nnote: new entries in ~/overtone_results during the run (perhaps from other "
+              f"processes): {sorted(new)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
