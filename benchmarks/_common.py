@@ -64,14 +64,16 @@ def run_once(
     env: dict[str, str | None] | None = None,
     stdout: int | None = subprocess.DEVNULL,
     timeout: float = 600,
+    storage_root: str | None = None,
 ) -> tuple[float, subprocess.CompletedProcess[bytes], str, float]:
     """Run ``python *argv`` once in a fresh storage dir; ``env`` entries of None are unset.
 
     Returns (wall s, the process, a note if nothing was written to storage, CPU s). The CPU
     time is user + system of the child and of the descendants it waited for (its workers),
-    which a busy machine inflates much less than the wall time.
+    which a busy machine inflates much less than the wall time. The storage dir is made under
+    ``storage_root`` (default: the temp dir).
     """
-    storage = tempfile.mkdtemp(prefix="overtone-bench-")
+    storage = tempfile.mkdtemp(prefix="overtone-bench-", dir=storage_root)
     full_env = dict(os.environ)
     for key, value in (env or {}).items():
         if value is None:
@@ -112,6 +114,7 @@ def time_python(
     expect_storage: bool = True,
     measure_output: bool = False,
     timeout: float = 600,
+    storage_root: str | None = None,
 ) -> Timing:
     """Time ``python *argv`` ``reps`` times, each in a fresh interpreter, stdout discarded.
 
@@ -122,7 +125,8 @@ def time_python(
     timing = Timing(name)
     for rep in range(-warmup, reps):
         try:
-            elapsed, proc, note, cpu = run_once(argv, env=env, timeout=timeout)
+            elapsed, proc, note, cpu = run_once(argv, env=env, timeout=timeout,
+                                               storage_root=storage_root)
         except subprocess.TimeoutExpired:
             timing.error = f"timed out after {timeout:.0f} s"
             return timing
@@ -141,7 +145,8 @@ def time_python(
             timing.times.append(elapsed)
             timing.cpu_times.append(cpu)
     if measure_output:
-        _, proc, _, _ = run_once(argv, env=env, stdout=subprocess.PIPE, timeout=timeout)
+        _, proc, _, _ = run_once(argv, env=env, stdout=subprocess.PIPE, timeout=timeout,
+                                  storage_root=storage_root)
         timing.output_bytes = len(proc.stdout or b"")
     return timing
 
@@ -252,6 +257,23 @@ def snapshot_default_results() -> set[str]:
         return set(os.listdir(DEFAULT_RESULTS))
     except OSError:
         return set()
+
+
+def describe_storage(root: str | None) -> str:
+    """Where the storage dirs go, with the filesystem type (from /proc/mounts) if known."""
+    path = os.path.realpath(root or tempfile.gettempdir())
+    fstype, best = "?", ""
+    try:
+        with open("/proc/mounts", encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                mount = parts[1]
+                inside = path == mount or path.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best):
+                    best, fstype = mount, parts[2]
+    except OSError:
+        pass
+    return f"storage under {path} ({fstype})"
 
 
 def loadavg() -> str:

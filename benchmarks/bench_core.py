@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_core.py [--reps 5] [--warmup 1] [--pycache] [--only NAME]
+    .venv/bin/python benchmarks/bench_core.py [--reps 5] [--warmup 1] [--pycache]
+        [--storage-root DIR] [--only NAME]
 
 Workloads (2 trials at a time, default logging and persistence, results written to a fresh
 temporary storage path that is removed afterwards):
@@ -33,6 +34,7 @@ from _common import (  # noqa: E402
     Timing,
     bytecode_env,
     describe_bytecode,
+    describe_storage,
     loadavg,
     print_table,
     snapshot_default_results,
@@ -171,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pycache", action="store_true",
                         help="let the children cache bytecode (under the temp dir), as a "
                         "normal install does; this sandbox sets PYTHONDONTWRITEBYTECODE=1")
+    parser.add_argument("--storage-root", default=None, metavar="DIR",
+                        help="make the temporary storage dirs under DIR (e.g. /dev/shm to "
+                        "leave out the disk's cost); default: the temp dir")
     parser.add_argument("--only", action="append", choices=[w.name for w in WORKLOADS],
                         help="run only this workload (repeatable)")
     args = parser.parse_args(argv)
@@ -183,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     for workload in selected:
         print(f"running {workload.name} ({args.reps} reps per variant)...", file=sys.stderr)
         variants = measure(workload, args.reps, warmup=args.warmup,
-                           env=bytecode_env(args.pycache))
+                           env=bytecode_env(args.pycache), storage_root=args.storage_root)
         for timing, compared in variants:
             if compared:
                 row = target_row(timing, workload.target, workload.ray, strict=workload.strict)
@@ -194,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 errors.append(timing)
 
     print(f"\nPython {sys.version.split()[0]}, {args.reps} reps (+{args.warmup} warm-up) per "
-          f"variant, fresh interpreter per rep, {describe_bytecode(args.pycache)}; "
+          f"variant, fresh interpreter per rep, {describe_bytecode(args.pycache)}, "
+          f"{describe_storage(args.storage_root)}; "
           "seconds of wall time (CPU s: median user+sys of the process tree)\n")
     print_table(["workload", "median s", "min", "max", "CPU s", "target", "Ray 2.60",
                  "ratio to target", "stdout", "output cost"], rows)

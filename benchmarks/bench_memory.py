@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_memory.py [--trials 5000] [--reps 1]
+    .venv/bin/python benchmarks/bench_memory.py [--trials 5000] [--reps 1] [--storage-root DIR]
 
 Each repetition runs, in a fresh interpreter (the driver), one experiment with ``--trials``
 trials of a function that reports one result (a grid search, ``verbose=0``,
@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    describe_storage,
     loadavg,
     print_table,
     run_once,
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5000, help="trials in the experiment")
     parser.add_argument("--reps", type=int, default=1, help="fresh driver processes to run")
+    parser.add_argument("--storage-root", default=None, metavar="DIR",
+                        help="make the temporary storage dir under DIR (e.g. /dev/shm)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.reps):
         print(f"rep {rep + 1}/{args.reps}: {args.trials} trials...", file=sys.stderr)
         wall, proc, note, _ = run_once([__file__, "--child", "--trials", str(args.trials)],
-                                    stdout=subprocess.PIPE, timeout=3600)
+                                    stdout=subprocess.PIPE, timeout=3600,
+                                    storage_root=args.storage_root)
         out = proc.stdout.decode(errors="replace")
         lines = [ln for ln in out.splitlines() if ln.startswith(MARKER)]
         if proc.returncode != 0 or not lines:
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     first_n = max(1, args.trials // 10)
     print(f"\nDriver RSS (MiB) in one experiment of {args.trials} one-result trials, "
-          "verbose=0, 2 at a time\n")
+          f"verbose=0, 2 at a time, {describe_storage(args.storage_root)}\n")
     print_table(["rep", "trials", "tune.run s", "process s", "RSS start",
                  f"RSS @{first_n}", f"RSS @{args.trials}", "RSS after run", "peak (HWM)",
                  f"ratio (target <= {TARGET:g})"], rows)

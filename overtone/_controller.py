@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from overtone import __version__
 from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_state import Trial
@@ -24,7 +26,7 @@ from overtone.executors._base import DoneEvent, ErrorEvent, Executor, ResultEven
 from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialScheduler
 from overtone.search import Searcher
-from overtone.search._variants import format_vars
+from overtone.search._variants import format_vars, generate_variants, unresolved_paths
 from overtone.storage._files import (
     FORMAT_VERSION,
     STATE_FILE,
@@ -100,6 +102,7 @@ class Controller:
         self._fifo = type(spec.scheduler) is FIFOScheduler
         self._view = _TrialsView(self.trials)
         self._stream = spec.stream if spec.stream is not None else sys.stdout
+        self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
@@ -224,7 +227,13 @@ class Controller:
         index = self._count
         self._count += 1
         resolved = getattr(searcher, "last_resolved_vars", None)
-        tag_vars = format_vars(resolved(trial_id)) if callable(resolved) else ""
+        if callable(resolved):
+            tag_vars = format_vars(resolved(trial_id))
+        else:  # a searcher suggests only what it searches: the space gives the rest
+            tag_vars = format_vars(_paths(config))
+            config = _merge(spec.param_space, config)
+            if unresolved_paths(config):
+                config = next(generate_variants(config, self._rng))[1]
         tag = f"{index}_{tag_vars}" if tag_vars else str(index)
         resources = spec.resources
         if not isinstance(resources, Resources):
@@ -397,7 +406,7 @@ class Controller:
         if spec.reporter is not None:
             snapshots = [t.snapshot() for t in self.trials.values()]
             spec.reporter.report(snapshots, True, *self._sys_info())
-        if spec.verbose >= 1:
+        if spec.verbose >= 2:  # at verbose 1 the reporter prints only this summary itself
             from overtone.progress import final_summary
 
             print(final_summary([t.snapshot() for t in self.trials.values()], spec.metric,
@@ -419,6 +428,28 @@ class Controller:
         write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
         self._last_state = time.time()
         self._dirty = False
+
+
+def _merge(space: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+    """The space with the searcher's values laid over it (nested dicts merge)."""
+    merged = dict(space)
+    for key, value in suggestion.items():
+        base = merged.get(key)
+        if isinstance(value, dict) and isinstance(base, dict) and "grid_search" not in base:
+            merged[key] = _merge(base, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _paths(config: dict[str, Any], prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    out: dict[tuple[Any, ...], Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(_paths(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
 
 
 def _checkpoint_metrics(result: dict[str, Any]) -> dict[str, Any]:

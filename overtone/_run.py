@@ -114,7 +114,8 @@ def execute(
     stream = stream if stream is not None else sys.stdout
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
     if reporter is not None:
-        reporter.setup(start_time=time.time(), total_samples=None, metric=metric, mode=mode)
+        reporter.setup(total_samples=None, metric=metric, mode=mode,
+                       experiment_path=experiment_path)
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
 
     spec = ExperimentSpec(

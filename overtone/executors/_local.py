@@ -120,6 +120,13 @@ class LocalExecutor(Executor):
     # -- Executor interface -------------------------------------------------------------
     def setup(self, trainable_key: str, trainable_blob: bytes) -> None:
         self._key, self._blob = trainable_key, trainable_blob
+        # Start the workers now, so that their interpreter start-up and the unpickling of
+        # the trainable overlap with the driver's own set-up.
+        for _ in range(min(int(self.num_cpus), 8) - len(self._idle)):
+            worker = self._spawn(())
+            worker.conn.send(("trainable", self._key, self._blob))
+            worker.loaded.add(self._key)
+            self._idle.append(worker)
 
     def total_resources(self) -> Resources:
         return Resources(cpu=self.num_cpus, gpu=self.num_gpus, custom=dict(self.custom))
@@ -247,8 +254,11 @@ class LocalExecutor(Executor):
         limit = max(1, int(self.num_cpus))
         while len(self._idle) >= limit:
             self._idle.pop(0).kill()
-        env = dict(self._base_env)
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-        worker = _Worker(gpus, env)
+        worker = self._spawn(gpus)
         self._by_conn[worker.conn] = worker
         return worker
+
+    def _spawn(self, gpus: tuple[int, ...]) -> _Worker:
+        env = dict(self._base_env)
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        return _Worker(gpus, env)

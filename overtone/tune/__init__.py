@@ -12,42 +12,74 @@ Example::
     print(analysis.get_best_config(metric="loss", mode="min"))
 """
 
-from overtone._errors import MetricNotFoundError, TrialError, TrialFailedError, TuneError
-from overtone._run import run
-from overtone._trial import Resources, TrialStatus
-from overtone._tuner import Tuner
-from overtone.analysis import ExperimentAnalysis, Result, ResultGrid
-from overtone.callbacks import Callback
-from overtone.checkpoint import Checkpoint
-from overtone.config import CheckpointConfig, FailureConfig, RunConfig, TuneConfig
-from overtone.executors import Executor, LocalExecutor
-from overtone.progress import CLIReporter, ProgressReporter
-from overtone.runtime import (
-    Trainable,
-    TuneContext,
-    get_checkpoint,
-    get_context,
-    report,
-    with_parameters,
-    with_resources,
-)
-from overtone.search import (
-    choice,
-    grid_search,
-    lograndint,
-    loguniform,
-    qlograndint,
-    qloguniform,
-    qrandint,
-    qrandn,
-    quniform,
-    randint,
-    randn,
-    sample_from,
-    uniform,
-)
-from overtone.stopper import Stopper
-from overtone.tune import schedulers, search, stopper
+import importlib
+from typing import Any
+
+# The facade imports lazily: trial code in a worker touches only ``tune.report`` and should
+# not pay for the controller, pandas or numpy.
+_LAZY = {
+    "CLIReporter": ("overtone.progress", "CLIReporter"),
+    "Callback": ("overtone.callbacks", "Callback"),
+    "Checkpoint": ("overtone.checkpoint", "Checkpoint"),
+    "CheckpointConfig": ("overtone.config", "CheckpointConfig"),
+    "Executor": ("overtone.executors", "Executor"),
+    "ExperimentAnalysis": ("overtone.analysis", "ExperimentAnalysis"),
+    "FailureConfig": ("overtone.config", "FailureConfig"),
+    "LocalExecutor": ("overtone.executors", "LocalExecutor"),
+    "MetricNotFoundError": ("overtone._errors", "MetricNotFoundError"),
+    "ProgressReporter": ("overtone.progress", "ProgressReporter"),
+    "Resources": ("overtone._trial", "Resources"),
+    "Result": ("overtone.analysis", "Result"),
+    "ResultGrid": ("overtone.analysis", "ResultGrid"),
+    "RunConfig": ("overtone.config", "RunConfig"),
+    "Stopper": ("overtone.stopper", "Stopper"),
+    "Trainable": ("overtone.runtime", "Trainable"),
+    "TrialError": ("overtone._errors", "TrialError"),
+    "TrialFailedError": ("overtone._errors", "TrialFailedError"),
+    "TrialStatus": ("overtone._trial", "TrialStatus"),
+    "TuneConfig": ("overtone.config", "TuneConfig"),
+    "TuneContext": ("overtone.runtime", "TuneContext"),
+    "TuneError": ("overtone._errors", "TuneError"),
+    "Tuner": ("overtone._tuner", "Tuner"),
+    "choice": ("overtone.search", "choice"),
+    "get_checkpoint": ("overtone.runtime", "get_checkpoint"),
+    "get_context": ("overtone.runtime", "get_context"),
+    "grid_search": ("overtone.search", "grid_search"),
+    "lograndint": ("overtone.search", "lograndint"),
+    "loguniform": ("overtone.search", "loguniform"),
+    "qlograndint": ("overtone.search", "qlograndint"),
+    "qloguniform": ("overtone.search", "qloguniform"),
+    "qrandint": ("overtone.search", "qrandint"),
+    "qrandn": ("overtone.search", "qrandn"),
+    "quniform": ("overtone.search", "quniform"),
+    "randint": ("overtone.search", "randint"),
+    "randn": ("overtone.search", "randn"),
+    "report": ("overtone.runtime", "report"),
+    "run": ("overtone._run", "run"),
+    "sample_from": ("overtone.search", "sample_from"),
+    "schedulers": ("overtone.tune.schedulers", None),
+    "search": ("overtone.tune.search", None),
+    "stopper": ("overtone.tune.stopper", None),
+    "uniform": ("overtone.search", "uniform"),
+    "with_parameters": ("overtone.runtime", "with_parameters"),
+    "with_resources": ("overtone.runtime", "with_resources"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'overtone.tune' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CLIReporter",
