@@ -15,25 +15,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cloudpickle
 import numpy as np
 
 from overtone import __version__
+from overtone._errors import TuneError
+from overtone._restore import SEARCH_STATE_FILE
 from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_state import Trial
 from overtone.callbacks import Callback
 from overtone.config import FailureConfig
-from overtone.executors._base import DoneEvent, ErrorEvent, Executor, ResultEvent
+from overtone.executors._base import DoneEvent, Executor, ResultEvent
 from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialScheduler
 from overtone.search import Searcher
 from overtone.search._variants import format_vars, generate_variants, unresolved_paths
+from overtone.stopper import Stopper
 from overtone.storage._files import (
     FORMAT_VERSION,
     STATE_FILE,
     TrialRecorder,
+    rewind_journal,
     write_json_atomic,
 )
-from overtone.stopper import Stopper
 
 _STATE_INTERVAL_S = 1.0
 _REPORT_INTERVAL_S = 0.5
@@ -67,6 +71,7 @@ class ExperimentSpec:
     trial_name_creator: Callable[[Any], str] | None = None
     trial_dirname_creator: Callable[[Any], str] | None = None
     stream: Any = None
+    restored: Any = None  # a RestoredExperiment to continue
 
 
 class _TrialsView(Sequence[FrozenTrial]):
@@ -103,6 +108,27 @@ class Controller:
         self._view = _TrialsView(self.trials)
         self._stream = spec.stream if spec.stream is not None else sys.stdout
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
+        self._search_state_error: str | None = None
+        if spec.restored is not None:
+            self._continue(spec.restored)
+
+    def _continue(self, restored: Any) -> None:
+        spec = self.spec
+        self._prefix, self._count = restored.prefix, restored.count
+        for trial in restored.trials:
+            self.trials[trial.trial_id] = trial
+            if not trial.status.is_finished():
+                self._queue.append(trial)
+        state = restored.search_state
+        if state is not None and "error" in state:
+            raise TuneError(
+                f"this experiment cannot be resumed: its searcher could not save its state "
+                f"({state['error']}); its finished trials are kept in {spec.experiment_path}"
+            )
+        if state is not None:
+            spec.searcher.set_state(state["searcher"])
+            spec.scheduler.set_state(state["scheduler"])
+            self._search_done = bool(state.get("search_done", False))
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
@@ -260,7 +286,10 @@ class Controller:
         if trial.recorder is None:
             os.makedirs(trial.path, exist_ok=True)
             write_json_atomic(os.path.join(trial.path, "params.json"), trial.config)
-            trial.recorder = TrialRecorder(trial.path)
+            if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
+                self._rewind(trial)
+            trial.recorder = TrialRecorder(trial.path, fresh=not trial.runs)
+        trial.runs += 1
         info = TrialInfo(
             trial_id=trial.trial_id, trial_name=trial.trial_name, trial_dir=trial.path,
             experiment_name=spec.name, experiment_path=spec.experiment_path,
@@ -279,6 +308,13 @@ class Controller:
             snap = trial.snapshot()
             for cb in spec.callbacks:
                 cb.on_trial_start(self._iteration, self._view, snap)
+
+    def _rewind(self, trial: Trial) -> None:
+        iteration = trial.checkpoint_iteration()
+        last = rewind_journal(trial.path, iteration)
+        trial.start_iteration = iteration
+        trial.start_time_total = float(last.get("time_total_s", 0.0)) if last else 0.0
+        trial.last_result = {**last, "config": trial.config} if last else {}
 
     # -- events -------------------------------------------------------------------------
     def _on_result(self, event: ResultEvent) -> None:
@@ -329,6 +365,7 @@ class Controller:
         trial = self.trials[trial_id]
         self._running.discard(trial_id)
         if trial.pending_decision == Decision.PAUSE.value:
+            trial.close()
             trial.status = TrialStatus.PAUSED
             self._queue.append(trial)
             self._dirty = True
@@ -345,6 +382,7 @@ class Controller:
         with open(os.path.join(trial.path, "error.txt"), "a", encoding="utf-8") as f:
             f.write(f"Failure # {trial.num_failures} "
                     f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n")
+        trial.close()
         max_failures = spec.failure_config.max_failures
         if max_failures < 0 or trial.num_failures <= max_failures:
             trial.status = TrialStatus.PENDING
@@ -413,6 +451,24 @@ class Controller:
                                 spec.mode, experiment_path=spec.experiment_path),
                   file=self._stream)
 
+    def _save_search_state(self) -> None:
+        """The searcher's and scheduler's state, for restore (before the state file, so
+        that a state file never names trials the searcher does not know it suggested)."""
+        spec = self.spec
+        try:
+            data = cloudpickle.dumps({
+                "searcher": spec.searcher.get_state(),
+                "scheduler": spec.scheduler.get_state(),
+                "search_done": self._search_done,
+            })
+        except Exception as exc:  # noqa: BLE001 - any failure means the same: not restorable
+            if self._search_state_error is None:
+                self._search_state_error = f"{type(spec.searcher).__name__}: {exc}"
+                print(f"Warning: the search state cannot be saved, so this experiment will "
+                      f"not be resumable: {self._search_state_error}", file=sys.stderr)
+            data = cloudpickle.dumps({"error": self._search_state_error})
+        _write_bytes_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
+
     def _save_state(self, force: bool = False) -> None:
         spec = self.spec
         state = {
@@ -425,9 +481,19 @@ class Controller:
             "interrupted": self._interrupted,
             "trials": [t.to_state() for t in self.trials.values()],
         }
+        self._save_search_state()
         write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
         self._last_state = time.time()
         self._dirty = False
+
+
+def _write_bytes_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _merge(space: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:

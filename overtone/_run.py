@@ -12,8 +12,15 @@ import cloudpickle
 
 from overtone._controller import Controller, ExperimentSpec, check_fits
 from overtone._errors import TrialFailedError
+from overtone._restore import ResumeMode, can_restore, parse_resume, restore_experiment
 from overtone._trial import Resources
-from overtone.config import DEFAULT_STORAGE_PATH, CheckpointConfig, FailureConfig, RunConfig, TuneConfig
+from overtone.config import (
+    DEFAULT_STORAGE_PATH,
+    CheckpointConfig,
+    FailureConfig,
+    RunConfig,
+    TuneConfig,
+)
 from overtone.executors._base import Executor
 from overtone.executors._local import LocalExecutor
 from overtone.runtime._trainable import Trainable
@@ -22,6 +29,7 @@ from overtone.schedulers import FIFOScheduler, TrialScheduler
 from overtone.search import BasicVariantGenerator, Searcher
 from overtone.search._variants import validate_space
 from overtone.stopper import make_stopper
+from overtone.storage._files import STATE_FILE
 
 
 def trainable_name(trainable: Any) -> str:
@@ -78,6 +86,8 @@ def execute(
     resources: Any = None,
     default_verbose: int = 1,
     stream: Any = None,
+    resume: ResumeMode | None = None,
+    extra_files: dict[str, bytes] | None = None,
 ) -> tuple[str, bool]:
     """Run an experiment to its end. Returns its path and whether it was interrupted."""
     from overtone.progress import make_reporter
@@ -117,6 +127,19 @@ def execute(
         reporter.setup(total_samples=None, metric=metric, mode=mode,
                        experiment_path=experiment_path)
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
+    restored = None
+    if resume is not None:
+        if can_restore(experiment_path):
+            restored = restore_experiment(experiment_path, resume)
+        elif not resume.auto:
+            raise ValueError(
+                f"resume is set, but {experiment_path} holds no experiment to resume "
+                f"(no {STATE_FILE}); pass the name of an earlier experiment, or resume='AUTO'"
+            )
+    os.makedirs(experiment_path, exist_ok=True)
+    for filename, data in (extra_files or {}).items():
+        with open(os.path.join(experiment_path, filename), "wb") as f:
+            f.write(data)
 
     spec = ExperimentSpec(
         trainable_blob=blob,
@@ -143,6 +166,7 @@ def execute(
         trial_name_creator=tune_config.trial_name_creator,
         trial_dirname_creator=tune_config.trial_dirname_creator,
         stream=stream,
+        restored=restored,
     )
     controller = Controller(spec)
     controller.run()
@@ -194,11 +218,9 @@ def run(
     """
     from overtone.analysis import ExperimentAnalysis
 
-    if resume not in (None, False):
-        raise ValueError(
-            f"resume is {resume!r}: restoring an experiment is not available in this version "
-            "of Overtone yet; run without resume"
-        )
+    resume_mode = parse_resume(resume)
+    if resume_mode is not None and name is None and not resume_mode.auto:
+        raise ValueError(f"resume is {resume!r}, which needs name= of the experiment to resume")
     if checkpoint_config is None:
         checkpoint_config = CheckpointConfig(
             num_to_keep=keep_checkpoints_num,
@@ -220,7 +242,8 @@ def run(
         progress_reporter=progress_reporter, log_to_file=log_to_file, executor=executor,
     )
     path, _ = execute(run_or_experiment, config, tune_config, run_config,
-                      resources=resources_per_trial, default_verbose=verbose)
+                      resources=resources_per_trial, default_verbose=verbose,
+                      resume=resume_mode)
     analysis = ExperimentAnalysis(path, default_metric=metric, default_mode=mode)
     failed = [t for t in analysis.trials if str(t.status) == "ERROR"]
     if failed and raise_on_failed_trial:

@@ -16,7 +16,7 @@ class Trial:
         "trial_id", "trial_name", "dirname", "path", "config", "status", "last_result",
         "num_failures", "experiment_tag", "resources", "checkpoints", "error_file",
         "recorder", "pending_decision", "trainable_name", "start_iteration",
-        "start_time_total",
+        "start_time_total", "runs",
     )
 
     def __init__(self, trial_id: str, trial_name: str, dirname: str, experiment_path: str,
@@ -39,6 +39,7 @@ class Trial:
         self.trainable_name = trainable_name
         self.start_iteration = 0
         self.start_time_total = 0.0
+        self.runs = 0  # launches so far: a relaunch resumes from the latest checkpoint
 
     def snapshot(self) -> FrozenTrial:
         return FrozenTrial(
@@ -47,6 +48,12 @@ class Trial:
             resources=self.resources, num_failures=self.num_failures,
             experiment_tag=self.experiment_tag, trainable_name=self.trainable_name,
         )
+
+    def checkpoint_iteration(self) -> int:
+        """The iteration of the latest checkpoint, 0 if there is none."""
+        if not self.checkpoints:
+            return 0
+        return int(self.checkpoints[-1]["metrics"].get("training_iteration", 0))
 
     def latest_checkpoint(self) -> str | None:
         if not self.checkpoints:
@@ -66,6 +73,7 @@ class Trial:
             "error_file": self.error_file,
             "checkpoints": self.checkpoints,
             "resources": self.resources.to_dict(),
+            "trainable_name": self.trainable_name,
         }
 
     def close(self) -> None:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import pickle
 from typing import Any
 
+import cloudpickle
+
+from overtone._restore import TUNER_FILE, ResumeMode, can_restore
 from overtone._run import execute, validate_trainable
 from overtone.config import RunConfig, TuneConfig
 from overtone.search._variants import validate_space
@@ -41,17 +47,83 @@ class Tuner:
         self._tune_config = tune_config or TuneConfig()
         self._run_config = run_config or RunConfig()
         self._results: Any = None
+        self._resume: ResumeMode | None = None
 
     def fit(self) -> Any:
         """Run the experiment and return its ``ResultGrid`` (failed trials do not raise)."""
         from overtone.analysis import ExperimentAnalysis, ResultGrid
 
         path, _ = execute(self._trainable, self._param_space, self._tune_config,
-                          self._run_config, default_verbose=1)
+                          self._run_config, default_verbose=1, resume=self._resume,
+                          extra_files={TUNER_FILE: self._settings_blob()})
         analysis = ExperimentAnalysis(path, default_metric=self._tune_config.metric,
                                       default_mode=self._tune_config.mode)
         self._results = ResultGrid(analysis)
         return self._results
+
+    def _settings_blob(self) -> bytes:
+        """The settings, pickled for ``Tuner.restore`` (those that can be pickled)."""
+        settings: dict[str, Any] = {}
+        for key, value in (("param_space", self._param_space),
+                           ("tune_config", self._tune_config),
+                           ("run_config", self._run_config)):
+            try:
+                cloudpickle.dumps(value)
+            except Exception:  # noqa: BLE001 - restore will then ask for it
+                continue
+            settings[key] = value
+        return cloudpickle.dumps(settings)
+
+    @classmethod
+    def can_restore(cls, path: str) -> bool:
+        """Whether ``path`` holds an experiment that ``Tuner.restore`` can continue."""
+        return can_restore(path)
+
+    @classmethod
+    def restore(
+        cls,
+        path: str,
+        trainable: Any,
+        resume_unfinished: bool = True,
+        resume_errored: bool = False,
+        restart_errored: bool = False,
+        param_space: dict[str, Any] | None = None,
+    ) -> Tuner:
+        """Continue an experiment that was stopped or crashed.
+
+        Finished trials keep their results; unfinished ones resume from their latest
+        checkpoint (or start over without one); the searcher and scheduler continue where
+        they were. Example::
+
+            tuner = tune.Tuner.restore("~/overtone_results/my_exp", trainable=train)
+            results = tuner.fit()
+        """
+        from overtone.analysis import load_experiment_state
+
+        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        load_experiment_state(path)  # a clear error when path is not an experiment
+        settings: dict[str, Any] = {}
+        tuner_file = os.path.join(path, TUNER_FILE)
+        if os.path.exists(tuner_file):
+            with open(tuner_file, "rb") as f:
+                settings = pickle.load(f)
+        if param_space is None:
+            param_space = settings.get("param_space")
+            if param_space is None and os.path.exists(tuner_file):
+                raise ValueError(
+                    f"the param_space of {path} could not be saved; pass it again: "
+                    "Tuner.restore(path, trainable, param_space=...)"
+                )
+        run_config = dataclasses.replace(
+            settings.get("run_config") or RunConfig(),
+            name=os.path.basename(path), storage_path=os.path.dirname(path),
+        )
+        tuner = cls(trainable, param_space=param_space,
+                    tune_config=settings.get("tune_config"), run_config=run_config)
+        tuner._resume = ResumeMode(resume_unfinished=resume_unfinished,
+                                   resume_errored=resume_errored,
+                                   restart_errored=restart_errored)
+        return tuner
 
     def get_results(self) -> Any:
         if self._results is None:

@@ -60,11 +60,12 @@ class TrialRecorder:
     (which readers drop). The CSV columns are fixed by the first result, as in Ray Tune.
     """
 
-    def __init__(self, trial_dir: str) -> None:
+    def __init__(self, trial_dir: str, fresh: bool = False) -> None:
         os.makedirs(trial_dir, exist_ok=True)
-        self._json = open(os.path.join(trial_dir, "result.json"), "a", encoding="utf-8")
+        mode = "w" if fresh else "a"
+        self._json = open(os.path.join(trial_dir, "result.json"), mode, encoding="utf-8")
         csv_path = os.path.join(trial_dir, "progress.csv")
-        self._csv_file = open(csv_path, "a", encoding="utf-8", newline="")
+        self._csv_file = open(csv_path, mode, encoding="utf-8", newline="")
         self._csv: csv.DictWriter[str] | None = None
         self._csv_new = self._csv_file.tell() == 0
         if not self._csv_new:  # appending after a restart: reuse the existing header
@@ -92,3 +93,50 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return "nan"
     return value
+
+
+def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
+    """Drop every recorded result after ``iteration`` (the trial resumes from there).
+
+    A trial restarted from a checkpoint taken at iteration N reports N+1 next, so rows past
+    N would otherwise appear twice. Both files are rewritten atomically. Returns the last
+    result kept, or None.
+    """
+    from overtone.analysis._trial_record import read_results
+
+    json_path = os.path.join(trial_dir, "result.json")
+    rows = read_results(json_path)
+    kept = [r for r in rows if r.get("training_iteration", 0) <= iteration]
+    if len(kept) != len(rows) or os.path.exists(json_path):
+        _replace(json_path, "".join(dumps(r) + "\n" for r in kept))
+    csv_path = os.path.join(trial_dir, "progress.csv")
+    if os.path.exists(csv_path):
+        with open(csv_path, encoding="utf-8", newline="") as f:
+            table = list(csv.reader(f))
+        if table:
+            header, body = table[0], table[1:]
+            col = header.index("training_iteration") if "training_iteration" in header else None
+            keep = [row for row in body if col is not None and len(row) == len(header)
+                    and _as_int(row[col]) <= iteration]
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(header)
+            writer.writerows(keep if kept else [])
+            _replace(csv_path, out.getvalue() if kept else "")
+    return kept[-1] if kept else None
+
+
+def _as_int(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("inf")
+
+
+def _replace(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
