@@ -8,6 +8,7 @@ is the only writer of the experiment state file.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections import deque
@@ -24,7 +25,7 @@ from overtone._restore import SEARCH_STATE_FILE
 from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_state import Trial
 from overtone.callbacks import Callback
-from overtone.config import FailureConfig
+from overtone.config import CheckpointConfig, FailureConfig
 from overtone.executors._base import DoneEvent, Executor, ResultEvent
 from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialScheduler
@@ -64,6 +65,7 @@ class ExperimentSpec:
     time_budget_s: float | None = None
     failure_config: FailureConfig = field(default_factory=FailureConfig)
     checkpoint_frequency: int = 0
+    checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
     callbacks: list[Callback] = field(default_factory=list)
     reporter: Any = None
     verbose: int = 1
@@ -72,6 +74,8 @@ class ExperimentSpec:
     trial_dirname_creator: Callable[[Any], str] | None = None
     stream: Any = None
     restored: Any = None  # a RestoredExperiment to continue
+    log_to_file: bool | str | tuple[str, str] = False
+    reuse_actors: bool = True
 
 
 class _TrialsView(Sequence[FrozenTrial]):
@@ -297,6 +301,8 @@ class Controller:
             restore_checkpoint=trial.latest_checkpoint(),
             start_iteration=trial.start_iteration, start_time_total=trial.start_time_total,
             checkpoint_frequency=spec.checkpoint_frequency,
+            log_files=_log_files(spec.log_to_file, trial.path),
+            reuse=spec.reuse_actors,
         )
         spec.executor.start_trial(info, trial.resources)
         trial.status = TrialStatus.RUNNING
@@ -342,8 +348,12 @@ class Controller:
         assert trial.recorder is not None
         trial.recorder.write(result)
         if event.checkpoint_dirname:
+            trial.checkpoints = [c for c in trial.checkpoints
+                                 if c["dirname"] != event.checkpoint_dirname]
             trial.checkpoints.append({"dirname": event.checkpoint_dirname,
                                       "metrics": _checkpoint_metrics(result)})
+            if spec.checkpoint_config.num_to_keep is not None:
+                self._prune_checkpoints(trial)
         trial.start_iteration = result["training_iteration"]
         trial.start_time_total = result["time_total_s"]
         spec.searcher.on_trial_result(trial.trial_id, result)
@@ -360,6 +370,33 @@ class Controller:
 
             self._print(format_trial_result_line(trial.snapshot(), result, detailed=False))
         self._dirty = True
+
+    def _prune_checkpoints(self, trial: Trial) -> None:
+        """Keep the best ``num_to_keep`` checkpoints by score, and always the latest."""
+        config = self.spec.checkpoint_config
+        keep = config.num_to_keep
+        assert keep is not None
+        if len(trial.checkpoints) <= keep:
+            return
+        attr = config.checkpoint_score_attribute
+        latest = trial.checkpoints[-1]
+        if attr is None:  # no score: the most recent ones are the best
+            ranked = list(reversed(trial.checkpoints))
+        else:
+            sign = 1.0 if config.checkpoint_score_order == "max" else -1.0
+
+            def score(c: dict[str, Any]) -> float:
+                value = _lookup(c["metrics"], attr)
+                if not isinstance(value, (int, float)) or value != value:
+                    return float("-inf")
+                return sign * float(value)
+
+            ranked = sorted(trial.checkpoints, key=score, reverse=True)
+        kept = {id(c) for c in ranked[:keep]} | {id(latest)}
+        for c in trial.checkpoints:
+            if id(c) not in kept:
+                shutil.rmtree(os.path.join(trial.path, c["dirname"]), ignore_errors=True)
+        trial.checkpoints = [c for c in trial.checkpoints if id(c) in kept]
 
     def _on_done(self, trial_id: str) -> None:
         trial = self.trials[trial_id]
@@ -485,6 +522,30 @@ class Controller:
         write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
         self._last_state = time.time()
         self._dirty = False
+
+
+def _log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[str, str] | None:
+    """Ray Tune's ``log_to_file``: True, one file name for both streams, or a pair."""
+    if not setting:
+        return None
+    if setting is True:
+        names = ("stdout", "stderr")
+    elif isinstance(setting, str):
+        names = (setting, setting)
+    else:
+        names = (setting[0], setting[1])
+    return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
+
+
+def _lookup(metrics: dict[str, Any], key: str) -> Any:
+    if key in metrics:
+        return metrics[key]
+    value: Any = metrics
+    for part in key.split("/"):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def _write_bytes_atomic(path: str, data: bytes) -> None:

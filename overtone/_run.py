@@ -159,6 +159,9 @@ def execute(
         time_budget_s=tune_config.time_budget_s,  # type: ignore[arg-type]
         failure_config=run_config.failure_config or FailureConfig(),
         checkpoint_frequency=checkpoint_config.checkpoint_frequency,
+        checkpoint_config=checkpoint_config,
+        log_to_file=run_config.log_to_file,
+        reuse_actors=tune_config.reuse_actors,
         callbacks=list(run_config.callbacks or []),
         reporter=reporter,
         verbose=verbose,

@@ -104,7 +104,7 @@ class RunConfig:
     checkpoint_config: CheckpointConfig | None = None
     verbose: int | None = None
     progress_reporter: Any = None
-    log_to_file: bool = False
+    log_to_file: bool | str | tuple[str, str] = False
     executor: Any = None
 
     def __post_init__(self) -> None:

@@ -11,17 +11,19 @@ worker -> driver: ("result", trial_id, result, checkpoint_dirname) -- then waits
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import sys
 import traceback
 from multiprocessing.connection import Connection
+from collections.abc import Iterator
 from typing import Any
 
 import cloudpickle
 
-from overtone.runtime._runner import run_trial
+from overtone.runtime._runner import release_kept, run_trial
 from overtone.runtime._session import TrialInfo
 
 
@@ -38,6 +40,31 @@ class _ConnChannel:
     def report(self, result: dict[str, Any], checkpoint_dirname: str | None) -> str:
         self.conn.send(("result", self.trial_id, result, checkpoint_dirname))
         return self.conn.recv()
+
+
+@contextlib.contextmanager
+def _redirected(log_files: tuple[str, str] | None) -> Iterator[None]:
+    """Send the trial's stdout and stderr (its prints and its C libraries') to files."""
+    if log_files is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.open(log_files[0], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    err = out if log_files[1] == log_files[0] else os.open(
+        log_files[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in {out, err, *saved}:
+            os.close(fd)
 
 
 def serve(conn: Connection) -> None:
@@ -64,7 +91,8 @@ def serve(conn: Connection) -> None:
                     trainable.text
                 )
             else:
-                error = run_trial(trainable, info, channel)
+                with _redirected(info.log_files):
+                    error = run_trial(trainable, info, channel)
             sys.stdout.flush()
             sys.stderr.flush()
             if error is None:
@@ -72,6 +100,7 @@ def serve(conn: Connection) -> None:
             else:
                 conn.send(("error", info.trial_id, error))
         elif kind == "exit":
+            release_kept()
             return
 
 

@@ -52,8 +52,34 @@ def _run_function(fn: Any, info: TrialInfo, session: _Session) -> None:
         session.report(returned)
 
 
+# A class trainable kept by this worker for the next trial of the same class, when its
+# ``reset_config`` accepts the new config (``reuse_actors``): setup is not paid again.
+_kept: dict[type, Trainable] = {}
+
+
+def _resettable(obj: Trainable) -> bool:
+    return type(obj).reset_config is not Trainable.reset_config
+
+
+def _obtain(cls: type[Trainable], info: TrialInfo) -> Trainable:
+    obj = _kept.pop(cls, None)
+    if obj is not None:
+        if info.reuse and obj.reset_config(info.config):
+            obj.config = info.config
+            return obj
+        obj.stop()
+    return cls(info.config)
+
+
+def release_kept() -> None:
+    """Clean up kept trainables (the worker is exiting)."""
+    while _kept:
+        _kept.popitem()[1].stop()
+
+
 def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None:
-    obj = cls(info.config)
+    obj = _obtain(cls, info)
+    keep = False
     try:
         obj._iteration = info.start_iteration
         if info.restore_checkpoint:
@@ -72,8 +98,15 @@ def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None
             session.report(result, checkpoint)
             if result.get("done"):
                 break
+        keep = True
+    except TrialStopped:
+        keep = True
+        raise
     finally:
-        obj.stop()
+        if keep and info.reuse and _resettable(obj):
+            _kept[cls] = obj
+        else:
+            obj.stop()
 
 
 def _save(obj: Trainable, trial_dir: str) -> Checkpoint:

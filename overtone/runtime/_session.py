@@ -41,6 +41,8 @@ class TrialInfo:
     start_time_total: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
     checkpoint_frequency: int = 0
+    log_files: tuple[str, str] | None = None  # where the trial's stdout and stderr go
+    reuse: bool = False  # a class trainable may be kept for the next trial (reset_config)
 
 
 class TuneContext:

@@ -226,3 +226,86 @@ def test_checkpoint_object_round_trip(tmp_path):
     assert pickle.loads(pickle.dumps(ckpt)) == ckpt
     with pytest.raises(ValueError, match="not a directory"):
         tune.Checkpoint.from_directory(str(tmp_path / "missing"))
+
+
+def scored_checkpoints(config):
+    import tempfile
+
+    scores = [5, 1, 9, 3, 7, 2]
+    for score in scores:
+        with tempfile.TemporaryDirectory() as d:
+            tune.report({"score": score}, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [("max", {"checkpoint_000003", "checkpoint_000005", "checkpoint_000006"}),
+     ("min", {"checkpoint_000002", "checkpoint_000006"})],
+)
+def test_num_to_keep_keeps_the_best_by_score_and_the_latest(tmp_path, executor, order,
+                                                              expected):
+    grid = tune.Tuner(scored_checkpoints, run_config=tune.RunConfig(
+        storage_path=str(tmp_path), verbose=0, executor=executor,
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=2, checkpoint_score_attribute="score", checkpoint_score_order=order),
+    )).fit()
+    on_disk = {p for p in os.listdir(grid[0].path) if p.startswith("checkpoint_")}
+    # The best two by score (max: 9 at 3, 7 at 5; min: 1 at 2, 2 at 6), and the latest (6).
+    assert on_disk == expected
+    assert os.path.basename(grid[0].checkpoint.path) == "checkpoint_000006"
+
+
+class Resettable(tune.Trainable):
+    def setup(self, config):
+        self.setups = getattr(self, "setups", 0) + 1
+        self.resets = 0
+
+    def step(self):
+        return {"setups": self.setups, "resets": self.resets, "i": self.config["i"],
+                "done": True}
+
+    def reset_config(self, new_config):
+        self.resets += 1
+        return True
+
+
+def test_reuse_actors_calls_reset_config_instead_of_setup(tmp_path):
+    def run(reuse):
+        return tune.Tuner(
+            Resettable, param_space={"i": tune.grid_search(list(range(6)))},
+            tune_config=tune.TuneConfig(reuse_actors=reuse, max_concurrent_trials=1),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0,
+                                      executor=tune.LocalExecutor(num_cpus=1, num_gpus=0)),
+        ).fit()
+
+    reused = run(True)
+    assert {r.metrics["setups"] for r in reused} == {1}
+    assert sorted(r.metrics["resets"] for r in reused) == [0, 1, 2, 3, 4, 5]  # one object
+    assert all(r.metrics["i"] == r.config["i"] for r in reused)  # it got each new config
+    assert {r.metrics["resets"] for r in run(False)} == {0}
+
+
+def chatty(config):
+    print("to stdout", config["i"])
+    import sys
+
+    print("to stderr", config["i"], file=sys.stderr)
+    tune.report(x=1)
+
+
+@pytest.mark.parametrize("setting", [True, "both.log", ("out.txt", "err.txt")])
+def test_log_to_file(tmp_path, executor, capfd, setting):
+    analysis = tune.run(chatty, config={"i": tune.grid_search([7, 8])}, log_to_file=setting,
+                        storage_path=str(tmp_path), verbose=0, executor=executor)
+    for t in analysis.trials:
+        i = t.config["i"]
+        if setting is True:
+            out, err = ("stdout", "stderr")
+        elif isinstance(setting, str):
+            out = err = setting
+        else:
+            out, err = setting
+        assert f"to stdout {i}" in open(os.path.join(t.path, out)).read()
+        assert f"to stderr {i}" in open(os.path.join(t.path, err)).read()
+    captured = capfd.readouterr()
+    assert "to stdout" not in captured.out and "to stderr" not in captured.err
