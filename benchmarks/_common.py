@@ -104,51 +104,63 @@ def run_once(
     return elapsed, proc, ("" if wrote else "nothing was written to the storage path"), cpu
 
 
-def time_python(
-    name: str,
-    argv: Sequence[str],
+@dataclass
+class Variant:
+    """One command to time: ``python *argv``."""
+
+    name: str
+    argv: Sequence[str]
+    measure_output: bool = False  # one more untimed run counts its stdout bytes
+    expect_storage: bool = True  # it must write something to the storage path
+
+
+def time_interleaved(
+    variants: Sequence[Variant],
     *,
     reps: int,
     warmup: int = 1,
     env: dict[str, str | None] | None = None,
-    expect_storage: bool = True,
-    measure_output: bool = False,
     timeout: float = 600,
     storage_root: str | None = None,
-) -> Timing:
-    """Time ``python *argv`` ``reps`` times, each in a fresh interpreter, stdout discarded.
+) -> list[Timing]:
+    """Time each variant ``reps`` times, round-robin, each run in a fresh interpreter.
 
-    ``warmup`` untimed runs come first (page cache, and the bytecode cache if enabled).
-    With ``measure_output``, one more untimed run captures stdout to count its bytes.
-    A failing run stops the repetitions and records the error (stderr's tail).
+    Interleaving the variants spreads a busy machine's slow spells over all of them, so
+    their difference (e.g. verbose vs quiet) means more. ``warmup`` untimed rounds come first
+    (page cache, and the bytecode cache if enabled). A variant whose run fails is dropped
+    from later rounds, with the error (stderr's tail) recorded.
     """
-    timing = Timing(name)
+    timings = [Timing(v.name) for v in variants]
     for rep in range(-warmup, reps):
-        try:
-            elapsed, proc, note, cpu = run_once(argv, env=env, timeout=timeout,
-                                               storage_root=storage_root)
-        except subprocess.TimeoutExpired:
-            timing.error = f"timed out after {timeout:.0f} s"
-            return timing
-        if proc.returncode != 0:
-            timing.error = (
-                f"exit code {proc.returncode}; stderr tail:\n"
-                + _tail(proc.stderr.decode(errors="replace"))
-            )
-            return timing
-        if expect_storage and note:
-            timing.error = note
-            return timing
-        if proc.stderr.strip() and not timing.stderr:
-            timing.stderr = _tail(proc.stderr.decode(errors="replace"))
-        if rep >= 0:
-            timing.times.append(elapsed)
-            timing.cpu_times.append(cpu)
-    if measure_output:
-        _, proc, _, _ = run_once(argv, env=env, stdout=subprocess.PIPE, timeout=timeout,
-                                  storage_root=storage_root)
-        timing.output_bytes = len(proc.stdout or b"")
-    return timing
+        for variant, timing in zip(variants, timings):
+            if timing.error is not None:
+                continue
+            try:
+                elapsed, proc, note, cpu = run_once(variant.argv, env=env, timeout=timeout,
+                                                    storage_root=storage_root)
+            except subprocess.TimeoutExpired:
+                timing.error = f"timed out after {timeout:.0f} s"
+                continue
+            if proc.returncode != 0:
+                timing.error = (
+                    f"exit code {proc.returncode}; stderr tail:\n"
+                    + _tail(proc.stderr.decode(errors="replace"))
+                )
+                continue
+            if variant.expect_storage and note:
+                timing.error = note
+                continue
+            if proc.stderr.strip() and not timing.stderr:
+                timing.stderr = _tail(proc.stderr.decode(errors="replace"))
+            if rep >= 0:
+                timing.times.append(elapsed)
+                timing.cpu_times.append(cpu)
+    for variant, timing in zip(variants, timings):
+        if variant.measure_output and timing.error is None:
+            _, proc, _, _ = run_once(variant.argv, env=env, stdout=subprocess.PIPE,
+                                     timeout=timeout, storage_root=storage_root)
+            timing.output_bytes = len(proc.stdout or b"")
+    return timings
 
 
 def bytecode_env(enabled: bool) -> dict[str, str | None]:
@@ -171,11 +183,6 @@ def describe_bytecode(enabled: bool) -> str:
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         return "bytecode cache off (PYTHONDONTWRITEBYTECODE is set; try --pycache)"
     return "bytecode cache as the environment has it"
-
-
-def time_code(name: str, code: str, **kwargs) -> Timing:
-    """Time ``python -c code``; see ``time_python``."""
-    return time_python(name, ["-c", code], **kwargs)
 
 
 def fmt_s(value: float | None) -> str:

@@ -14,8 +14,9 @@ temporary storage path that is removed afterwards):
 - ``import``: ``python -c "import overtone.tune"``; and, untargeted, with ``tune.run``,
   ``tune.grid_search`` and ``tune.report`` looked up (the facade may import lazily).
 
-The timed workloads run twice: with ``verbose=0`` (the figure compared with the target) and
-with the default verbosity (stdout to /dev/null), to show what the progress output costs.
+The experiments run twice: with ``verbose=0`` (compared with the target; the quick start's
+target is for its default verbosity) and with the default verbosity (stdout to /dev/null), to
+show what the progress output costs. The two variants' repetitions are interleaved.
 This is a report, not a test: it always exits 0, and marks a missed target with ``MISS``.
 """
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     REPO,
     Timing,
+    Variant,
     bytecode_env,
     describe_bytecode,
     describe_storage,
@@ -40,8 +42,7 @@ from _common import (  # noqa: E402
     print_table,
     snapshot_default_results,
     target_row,
-    time_code,
-    time_python,
+    time_interleaved,
 )
 
 QUICKSTART = str(REPO / "examples" / "quickstart.py")
@@ -118,54 +119,40 @@ RESULTS = textwrap.dedent(
 class Workload:
     name: str
     target: float | None
-    ray: float | None
-    quiet: tuple[str, ...] | None  # argv for the verbose=0 run (None: no such variant)
-    loud: tuple[str, ...] | None  # argv for the default-verbosity run
+    ray: float | None  # Ray Tune 2.60's time for the same workload, in seconds
+    variants: list[Variant]  # the first is the one compared with the target
     strict: bool = False  # the target is "<" rather than "<="
-    storage: bool = True  # the workload writes an experiment
 
 
 WORKLOADS = [
-    Workload("quickstart", 1.5, 13.0,
-             quiet=("-c", QUICKSTART_QUIET), loud=(QUICKSTART,)),
-    Workload("trials200", 2.0, 13.1,
-             quiet=("-c", TRIALS, "200", "0"), loud=("-c", TRIALS, "200", "default")),
-    Workload("results10k", 2.0, 34.0,
-             quiet=("-c", RESULTS, "2", "5000", "0"),
-             loud=("-c", RESULTS, "2", "5000", "default")),
-    Workload("import", 0.5, None, quiet=None, loud=None, strict=True, storage=False),
+    # The target is for the quick start as users run it: its default verbosity.
+    Workload("quickstart", 1.5, 13.0, [
+        Variant("quickstart (default verbose)", (QUICKSTART,), measure_output=True),
+        Variant("quickstart (verbose=0, patched)", ("-c", QUICKSTART_QUIET)),
+    ]),
+    Workload("trials200", 2.0, 13.1, [
+        Variant("trials200 (verbose=0)", ("-c", TRIALS, "200", "0")),
+        Variant("trials200 (default verbose)", ("-c", TRIALS, "200", "default"),
+                measure_output=True),
+    ]),
+    Workload("results10k", 2.0, 34.0, [
+        Variant("results10k (verbose=0)", ("-c", RESULTS, "2", "5000", "0")),
+        Variant("results10k (default verbose)", ("-c", RESULTS, "2", "5000", "default"),
+                measure_output=True),
+    ]),
+    Workload("import", 0.5, None, [
+        Variant("import", ("-c", "import overtone.tune"), expect_storage=False),
+        # The facade may import lazily; this is what a script pays before tune.run starts.
+        Variant("import + tune.run, grid_search", ("-c", IMPORT_USED), expect_storage=False),
+    ], strict=True),
 ]
 
 
-def measure(workload: Workload, reps: int, **opts) -> list[tuple[Timing, bool]]:
-    """Timings of a workload's variants, each with whether it is compared with the target.
-
-    ``opts`` go to ``time_python`` (warmup, env).
-    """
-    if workload.name == "import":
-        t = time_code("import", "import overtone.tune", reps=reps, expect_storage=False, **opts)
-        # The facade may import lazily; this is what a script pays before tune.run starts.
-        used = time_code("import + tune.run, grid_search", IMPORT_USED, reps=reps,
-                         expect_storage=False, **opts)
-        return [(t, True), (used, False)]
-    if workload.name == "quickstart":
-        # The target is for the quick start as users run it: default verbosity.
-        loud = time_python("quickstart (default verbose)", workload.loud, reps=reps,
-                           measure_output=True, **opts)
-        quiet = time_python("quickstart (verbose=0, patched)", workload.quiet, reps=reps,
-                            **opts)
-        return [(loud, True), (quiet, False)]
-    quiet = time_python(f"{workload.name} (verbose=0)", workload.quiet, reps=reps, **opts)
-    loud = time_python(f"{workload.name} (default verbose)", workload.loud, reps=reps,
-                       measure_output=True, **opts)
-    return [(quiet, True), (loud, False)]
-
-
-def output_cost(timing: Timing, variants: list[tuple[Timing, bool]]) -> str:
+def output_cost(timing: Timing, timings: list[Timing]) -> str:
     """For a default-verbosity row: its median minus the verbose=0 variant's median."""
     if "default verbose" not in timing.name or timing.error is not None:
         return "-"
-    quiet = [t for t, _ in variants if "verbose=0" in t.name and t.error is None]
+    quiet = [t for t in timings if "verbose=0" in t.name and t.error is None]
     if not quiet:
         return "-"
     return f"{timing.median - quiet[0].median:+.3f} s"
@@ -193,14 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[Timing] = []
     for workload in selected:
         print(f"running {workload.name} ({args.reps} reps per variant)...", file=sys.stderr)
-        variants = measure(workload, args.reps, warmup=args.warmup,
-                           env=bytecode_env(args.pycache), storage_root=args.storage_root)
-        for timing, compared in variants:
-            if compared:
+        timings = time_interleaved(workload.variants, reps=args.reps, warmup=args.warmup,
+                                   env=bytecode_env(args.pycache),
+                                   storage_root=args.storage_root)
+        for n, timing in enumerate(timings):
+            if n == 0:
                 row = target_row(timing, workload.target, workload.ray, strict=workload.strict)
             else:
                 row = target_row(timing, None, None)
-            rows.append(row + [output_cost(timing, variants)])
+            rows.append(row + [output_cost(timing, timings)])
             if timing.error is not None or timing.stderr:
                 errors.append(timing)
 

@@ -36,6 +36,7 @@ from overtone.storage._files import (
     FORMAT_VERSION,
     STATE_FILE,
     TrialRecorder,
+    dumps,
     rewind_journal,
     write_json_atomic,
 )
@@ -109,6 +110,7 @@ class Controller:
         self._iteration = 0
         self._start = time.time()
         self._fifo = type(spec.scheduler) is FIFOScheduler
+        self._sync = not self._fifo or spec.stopper is not None
         self._view = _TrialsView(self.trials)
         self._stream = spec.stream if spec.stream is not None else sys.stdout
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
@@ -289,7 +291,8 @@ class Controller:
         spec = self.spec
         if trial.recorder is None:
             os.makedirs(trial.path, exist_ok=True)
-            write_json_atomic(os.path.join(trial.path, "params.json"), trial.config)
+            with open(os.path.join(trial.path, "params.json"), "w", encoding="utf-8") as f:
+                f.write(dumps(trial.config))  # the state file holds the config too
             if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
                 self._rewind(trial)
             trial.recorder = TrialRecorder(trial.path, fresh=not trial.runs)
@@ -303,6 +306,7 @@ class Controller:
             checkpoint_frequency=spec.checkpoint_frequency,
             log_files=_log_files(spec.log_to_file, trial.path),
             reuse=spec.reuse_actors,
+            sync=self._sync,
         )
         spec.executor.start_trial(info, trial.resources)
         trial.status = TrialStatus.RUNNING
@@ -344,7 +348,8 @@ class Controller:
                 decision = Decision(chosen)
         if decision != Decision.CONTINUE:
             trial.pending_decision = decision.value
-        spec.executor.send_decision(trial.trial_id, decision.value)  # the worker goes on now
+        if self._sync:
+            spec.executor.send_decision(trial.trial_id, decision.value)  # it goes on now
         assert trial.recorder is not None
         trial.recorder.write(result)
         if event.checkpoint_dirname:
@@ -435,6 +440,7 @@ class Controller:
         trial.status = status
         trial.close()
         if trial.last_result:
+            trial.last_result = _compact(trial.last_result, trial)
             trial.last_result["done"] = True
         self._dirty = True
         self._iteration += 1
@@ -522,6 +528,15 @@ class Controller:
         write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
         self._last_state = time.time()
         self._dirty = False
+
+
+def _compact(result: dict[str, Any], trial: Trial) -> dict[str, Any]:
+    """A finished trial's last result, sharing its key strings with every other trial's:
+    the driver keeps one per trial for the whole experiment, so this keeps it flat."""
+    out = {sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
+           for k, v in result.items()}
+    out["trial_id"] = trial.trial_id
+    return out
 
 
 def _log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[str, str] | None:

@@ -37,9 +37,9 @@ class _ConnChannel:
         self.conn = conn
         self.trial_id = ""
 
-    def report(self, result: dict[str, Any], checkpoint_dirname: str | None) -> str:
+    def report(self, result: dict[str, Any], checkpoint_dirname: str | None, wait: bool) -> str:
         self.conn.send(("result", self.trial_id, result, checkpoint_dirname))
-        return self.conn.recv()
+        return self.conn.recv() if wait else "CONTINUE"
 
 
 @contextlib.contextmanager

@@ -22,7 +22,8 @@ class TrialStopped(BaseException):
 
 
 class _Channel(Protocol):
-    def report(self, result: dict[str, Any], checkpoint_dirname: str | None) -> str: ...
+    def report(self, result: dict[str, Any], checkpoint_dirname: str | None,
+               wait: bool) -> str: ...
 
 
 @dataclass
@@ -43,6 +44,9 @@ class TrialInfo:
     checkpoint_frequency: int = 0
     log_files: tuple[str, str] | None = None  # where the trial's stdout and stderr go
     reuse: bool = False  # a class trainable may be kept for the next trial (reset_config)
+    # Whether report() waits for the driver's decision. Without schedulers or stoppers the
+    # only possible decision is to go on, so the trial streams its results without waiting.
+    sync: bool = True
 
 
 class TuneContext:
@@ -126,10 +130,12 @@ class _Session:
         if checkpoint is not None:
             checkpoint_dirname = self._persist(checkpoint)
             result["checkpoint_dir_name"] = checkpoint_dirname
-        decision = self.channel.report(result, checkpoint_dirname)
+        decision = self.channel.report(result, checkpoint_dirname, self.info.sync)
         self.last_report = time.time()
         if decision != "CONTINUE":
             raise TrialStopped(decision)
+        if result["done"]:
+            raise TrialStopped("STOP")
 
     def _persist(self, checkpoint: Checkpoint) -> str:
         if not isinstance(checkpoint, Checkpoint):

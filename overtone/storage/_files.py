@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 from typing import Any
 
@@ -26,8 +25,11 @@ def json_default(value: Any) -> Any:
     return repr(value)
 
 
+_ENCODER = json.JSONEncoder(default=json_default, allow_nan=True)
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=json_default, allow_nan=True)
+    return _ENCODER.encode(obj)
 
 
 def write_json_atomic(path: str, obj: Any) -> None:
@@ -61,38 +63,32 @@ class TrialRecorder:
     """
 
     def __init__(self, trial_dir: str, fresh: bool = False) -> None:
-        os.makedirs(trial_dir, exist_ok=True)
         mode = "w" if fresh else "a"
         self._json = open(os.path.join(trial_dir, "result.json"), mode, encoding="utf-8")
         csv_path = os.path.join(trial_dir, "progress.csv")
         self._csv_file = open(csv_path, mode, encoding="utf-8", newline="")
-        self._csv: csv.DictWriter[str] | None = None
-        self._csv_new = self._csv_file.tell() == 0
-        if not self._csv_new:  # appending after a restart: reuse the existing header
+        self._csv = csv.writer(self._csv_file)
+        self._header: list[str] | None = None
+        if self._csv_file.tell() != 0:  # appending after a restart: keep the existing header
             with open(csv_path, encoding="utf-8", newline="") as f:
-                header = next(csv.reader(io.StringIO(f.readline())), None)
-            if header:
-                self._csv = csv.DictWriter(self._csv_file, header, extrasaction="ignore")
+                self._header = next(csv.reader(io.StringIO(f.readline())), None)
 
     def write(self, result: dict[str, Any]) -> None:
-        self._json.write(dumps(result) + "\n")
+        self._json.write(_ENCODER.encode(result) + "\n")
         self._json.flush()
-        row = flatten({k: v for k, v in result.items() if k != "config"})
-        if self._csv is None:
-            self._csv = csv.DictWriter(self._csv_file, list(row), extrasaction="ignore")
-            self._csv.writeheader()
-        self._csv.writerow({k: _csv_value(v) for k, v in row.items()})
+        if any(type(v) is dict for v in result.values()):
+            row = flatten({k: v for k, v in result.items() if k != "config"})
+        else:
+            row = result
+        if self._header is None:
+            self._header = [k for k in row if k != "config"]
+            self._csv.writerow(self._header)
+        self._csv.writerow([row.get(k, "") for k in self._header])
         self._csv_file.flush()
 
     def close(self) -> None:
         self._json.close()
         self._csv_file.close()
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    return value
 
 
 def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
