@@ -307,6 +307,7 @@ class Controller:
             log_files=_log_files(spec.log_to_file, trial.path),
             reuse=spec.reuse_actors,
             sync=self._sync,
+            checkpoint_at_end=bool(spec.checkpoint_config.checkpoint_at_end),
         )
         spec.executor.start_trial(info, trial.resources)
         trial.status = TrialStatus.RUNNING
@@ -376,6 +377,16 @@ class Controller:
             self._print(format_trial_result_line(trial.snapshot(), result, detailed=False))
         self._dirty = True
 
+    def _register_final_checkpoint(self, trial: Trial) -> None:
+        dirname = f"checkpoint_{trial.start_iteration:06d}"
+        known = {c["dirname"] for c in trial.checkpoints}
+        if dirname in known or not os.path.isdir(os.path.join(trial.path, dirname)):
+            return
+        trial.checkpoints.append({"dirname": dirname,
+                                  "metrics": _checkpoint_metrics(trial.last_result)})
+        if self.spec.checkpoint_config.num_to_keep is not None:
+            self._prune_checkpoints(trial)
+
     def _prune_checkpoints(self, trial: Trial) -> None:
         """Keep the best ``num_to_keep`` checkpoints by score, and always the latest."""
         config = self.spec.checkpoint_config
@@ -406,6 +417,8 @@ class Controller:
     def _on_done(self, trial_id: str) -> None:
         trial = self.trials[trial_id]
         self._running.discard(trial_id)
+        if self.spec.checkpoint_config.checkpoint_at_end and trial.last_result:
+            self._register_final_checkpoint(trial)
         if trial.pending_decision == Decision.PAUSE.value:
             trial.close()
             trial.status = TrialStatus.PAUSED

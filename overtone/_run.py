@@ -127,6 +127,11 @@ def execute(
         reporter.setup(total_samples=None, metric=metric, mode=mode,
                        experiment_path=experiment_path)
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
+    if checkpoint_config.checkpoint_at_end and not inspect.isclass(trainable):
+        raise ValueError(
+            "checkpoint_at_end is True, but a function trainable decides itself when to "
+            "checkpoint: pass a checkpoint to tune.report() instead"
+        )
     restored = None
     if resume is not None:
         if can_restore(experiment_path):

@@ -1,12 +1,19 @@
 """What runs inside a trial: the session behind ``tune.report``, trainable classes, wrappers."""
 
-from overtone.runtime._session import TuneContext, get_checkpoint, get_context, report
+from overtone.runtime._session import (
+    TuneContext,
+    checkpoint_dir,
+    get_checkpoint,
+    get_context,
+    report,
+)
 from overtone.runtime._trainable import Trainable
 from overtone.runtime._wrappers import with_parameters, with_resources
 
 __all__ = [
     "Trainable",
     "TuneContext",
+    "checkpoint_dir",
     "get_checkpoint",
     "get_context",
     "report",

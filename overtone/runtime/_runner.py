@@ -103,10 +103,21 @@ def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None
         keep = True
         raise
     finally:
+        if keep and info.checkpoint_at_end and obj._iteration > 0:
+            _save_final(obj, info.trial_dir)
         if keep and info.reuse and _resettable(obj):
             _kept[cls] = obj
         else:
             obj.stop()
+
+
+def _save_final(obj: Trainable, trial_dir: str) -> None:
+    """The checkpoint at the end, named for the last iteration; the driver finds it there."""
+    target = os.path.join(trial_dir, f"checkpoint_{obj._iteration:06d}")
+    if os.path.isdir(target):
+        return  # the last iteration was checkpointed already
+    tmp = _save(obj, trial_dir).path
+    os.replace(tmp, target)
 
 
 def _save(obj: Trainable, trial_dir: str) -> Checkpoint:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,6 +50,7 @@ class TrialInfo:
     # Whether report() waits for the driver's decision. Without schedulers or stoppers the
     # only possible decision is to go on, so the trial streams its results without waiting.
     sync: bool = True
+    checkpoint_at_end: bool = False
 
 
 class TuneContext:
@@ -107,8 +111,11 @@ class _Session:
         self.loaded_checkpoint = (
             Checkpoint(info.restore_checkpoint) if info.restore_checkpoint else None
         )
+        self.pending_checkpoint: Checkpoint | None = None  # from tune.checkpoint_dir()
 
     def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+        if checkpoint is None and self.pending_checkpoint is not None:
+            checkpoint, self.pending_checkpoint = self.pending_checkpoint, None
         now = time.time()
         self.iteration += 1
         self.iterations_since_restore += 1
@@ -198,6 +205,25 @@ def get_checkpoint() -> Checkpoint | None:
     """The checkpoint to resume from: the latest one reported before a restart, else None."""
     session = _current
     return session.loaded_checkpoint if session is not None else None
+
+
+@contextlib.contextmanager
+def checkpoint_dir(step: int | None = None) -> Iterator[str]:
+    """The classic way to checkpoint in a function trainable.
+
+    Write files into the yielded directory; they become the checkpoint of the next
+    ``tune.report`` call. Example::
+
+        with tune.checkpoint_dir(step=step) as d:
+            torch.save(model.state_dict(), os.path.join(d, "model.pt"))
+        tune.report(loss=loss)
+    """
+    session = _current
+    if session is None:
+        raise RuntimeError("tune.checkpoint_dir() was called outside a trial")
+    path = tempfile.mkdtemp(prefix=".save-", dir=session.info.trial_dir)
+    yield path
+    session.pending_checkpoint = Checkpoint(path)
 
 
 def get_context() -> TuneContext:
