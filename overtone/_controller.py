@@ -271,8 +271,16 @@ class Controller:
         if not isinstance(resources, Resources):
             resources = Resources.coerce(resources(config))
             check_fits(resources, spec.executor.total_resources())
-        trial = Trial(trial_id, f"{spec.trainable_name}_{trial_id}", "", spec.experiment_path,
-                      config, resources, tag, spec.trainable_name)
+        trial = Trial(
+            trial_id,
+            f"{spec.trainable_name}_{trial_id}",
+            "",
+            spec.experiment_path,
+            config,
+            resources,
+            tag,
+            spec.trainable_name,
+        )
         if spec.trial_name_creator is not None:
             trial.trial_name = str(spec.trial_name_creator(trial.snapshot()))
         if spec.trial_dirname_creator is not None:
@@ -298,11 +306,16 @@ class Controller:
             trial.recorder = TrialRecorder(trial.path, fresh=not trial.runs)
         trial.runs += 1
         info = TrialInfo(
-            trial_id=trial.trial_id, trial_name=trial.trial_name, trial_dir=trial.path,
-            experiment_name=spec.name, experiment_path=spec.experiment_path,
-            config=trial.config, resources=trial.resources.to_dict(),
+            trial_id=trial.trial_id,
+            trial_name=trial.trial_name,
+            trial_dir=trial.path,
+            experiment_name=spec.name,
+            experiment_path=spec.experiment_path,
+            config=trial.config,
+            resources=trial.resources.to_dict(),
             restore_checkpoint=trial.latest_checkpoint(),
-            start_iteration=trial.start_iteration, start_time_total=trial.start_time_total,
+            start_iteration=trial.start_iteration,
+            start_time_total=trial.start_time_total,
             checkpoint_frequency=spec.checkpoint_frequency,
             log_files=_log_files(spec.log_to_file, trial.path),
             reuse=spec.reuse_actors,
@@ -344,8 +357,9 @@ class Controller:
                 self._stop_all = True
         if not self._fifo:
             chosen = spec.scheduler.on_trial_result(trial.snapshot(), result)
-            if chosen == Decision.STOP or (chosen == Decision.PAUSE and
-                                           decision == Decision.CONTINUE):
+            if chosen == Decision.STOP or (
+                chosen == Decision.PAUSE and decision == Decision.CONTINUE
+            ):
                 decision = Decision(chosen)
         if decision != Decision.CONTINUE:
             trial.pending_decision = decision.value
@@ -354,10 +368,12 @@ class Controller:
         assert trial.recorder is not None
         trial.recorder.write(result)
         if event.checkpoint_dirname:
-            trial.checkpoints = [c for c in trial.checkpoints
-                                 if c["dirname"] != event.checkpoint_dirname]
-            trial.checkpoints.append({"dirname": event.checkpoint_dirname,
-                                      "metrics": _checkpoint_metrics(result)})
+            trial.checkpoints = [
+                c for c in trial.checkpoints if c["dirname"] != event.checkpoint_dirname
+            ]
+            trial.checkpoints.append(
+                {"dirname": event.checkpoint_dirname, "metrics": _checkpoint_metrics(result)}
+            )
             if spec.checkpoint_config.num_to_keep is not None:
                 self._prune_checkpoints(trial)
         trial.start_iteration = result["training_iteration"]
@@ -369,8 +385,7 @@ class Controller:
             for cb in spec.callbacks:
                 cb.on_trial_result(self._iteration, self._view, snap, result)
                 if event.checkpoint_dirname:
-                    cb.on_checkpoint(self._iteration, self._view, snap,
-                                     trial.latest_checkpoint())
+                    cb.on_checkpoint(self._iteration, self._view, snap, trial.latest_checkpoint())
         if spec.verbose >= 3:
             from overtone.progress import format_trial_result_line
 
@@ -382,8 +397,9 @@ class Controller:
         known = {c["dirname"] for c in trial.checkpoints}
         if dirname in known or not os.path.isdir(os.path.join(trial.path, dirname)):
             return
-        trial.checkpoints.append({"dirname": dirname,
-                                  "metrics": _checkpoint_metrics(trial.last_result)})
+        trial.checkpoints.append(
+            {"dirname": dirname, "metrics": _checkpoint_metrics(trial.last_result)}
+        )
         if self.spec.checkpoint_config.num_to_keep is not None:
             self._prune_checkpoints(trial)
 
@@ -435,8 +451,10 @@ class Controller:
         trial.error_file = "error.txt"
         os.makedirs(trial.path, exist_ok=True)
         with open(os.path.join(trial.path, "error.txt"), "a", encoding="utf-8") as f:
-            f.write(f"Failure # {trial.num_failures} "
-                    f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n")
+            f.write(
+                f"Failure # {trial.num_failures} "
+                f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n"
+            )
         trial.close()
         max_failures = spec.failure_config.max_failures
         if max_failures < 0 or trial.num_failures <= max_failures:
@@ -503,25 +521,36 @@ class Controller:
         if spec.verbose >= 2:  # at verbose 1 the reporter prints only this summary itself
             from overtone.progress import final_summary
 
-            print(final_summary([t.snapshot() for t in self.trials.values()], spec.metric,
-                                spec.mode, experiment_path=spec.experiment_path),
-                  file=self._stream)
+            print(
+                final_summary(
+                    [t.snapshot() for t in self.trials.values()],
+                    spec.metric,
+                    spec.mode,
+                    experiment_path=spec.experiment_path,
+                ),
+                file=self._stream,
+            )
 
     def _save_search_state(self) -> None:
         """The searcher's and scheduler's state, for restore (before the state file, so
         that a state file never names trials the searcher does not know it suggested)."""
         spec = self.spec
         try:
-            data = cloudpickle.dumps({
-                "searcher": spec.searcher.get_state(),
-                "scheduler": spec.scheduler.get_state(),
-                "search_done": self._search_done,
-            })
+            data = cloudpickle.dumps(
+                {
+                    "searcher": spec.searcher.get_state(),
+                    "scheduler": spec.scheduler.get_state(),
+                    "search_done": self._search_done,
+                }
+            )
         except Exception as exc:  # noqa: BLE001 - any failure means the same: not restorable
             if self._search_state_error is None:
                 self._search_state_error = f"{type(spec.searcher).__name__}: {exc}"
-                print(f"Warning: the search state cannot be saved, so this experiment will "
-                      f"not be resumable: {self._search_state_error}", file=sys.stderr)
+                print(
+                    f"Warning: the search state cannot be saved, so this experiment will "
+                    f"not be resumable: {self._search_state_error}",
+                    file=sys.stderr,
+                )
             data = cloudpickle.dumps({"error": self._search_state_error})
         _write_bytes_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
 
@@ -546,8 +575,10 @@ class Controller:
 def _compact(result: dict[str, Any], trial: Trial) -> dict[str, Any]:
     """A finished trial's last result, sharing its key strings with every other trial's:
     the driver keeps one per trial for the whole experiment, so this keeps it flat."""
-    out = {sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
-           for k, v in result.items()}
+    out = {
+        sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
+        for k, v in result.items()
+    }
     out["trial_id"] = trial.trial_id
     return out
 
@@ -623,7 +654,8 @@ def check_fits(resources: Resources, total: Resources) -> None:
     if problems:
         raise ValueError(
             f"a trial asks for {resources.to_dict()}, more than the executor has in all ("
-            + ", ".join(problems) + "): lower resources_per_trial or add resources"
+            + ", ".join(problems)
+            + "): lower resources_per_trial or add resources"
         )
 
 

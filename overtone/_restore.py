@@ -85,8 +85,13 @@ def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
     count, prefix = 0, ""
     for entry in state["trials"]:
         trial = Trial(
-            entry["trial_id"], entry["trial_name"], entry["dirname"], path, entry["config"],
-            Resources.coerce(entry.get("resources")), entry.get("experiment_tag", ""),
+            entry["trial_id"],
+            entry["trial_name"],
+            entry["dirname"],
+            path,
+            entry["config"],
+            Resources.coerce(entry.get("resources")),
+            entry.get("experiment_tag", ""),
             entry.get("trainable_name", ""),
         )
         trial.num_failures = int(entry.get("num_failures", 0))
@@ -115,8 +120,13 @@ def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
                 search_state = pickle.load(f)
         except Exception as exc:  # noqa: BLE001 - any unreadable state means the same here
             raise TuneError(f"{search_file} is corrupted: {type(exc).__name__}: {exc}") from exc
-    return RestoredExperiment(trials, prefix or os.urandom(3).hex()[:5], count,
-                              float(state.get("start_time", 0.0)), search_state)
+    return RestoredExperiment(
+        trials,
+        prefix or os.urandom(3).hex()[:5],
+        count,
+        float(state.get("start_time", 0.0)),
+        search_state,
+    )
 
 
 def _checkpoints_on_disk(trial_dir: str, rows: dict[Any, dict[str, Any]]) -> list[dict[str, Any]]:

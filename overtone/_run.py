@@ -114,8 +114,9 @@ def execute(
     if not isinstance(scheduler, TrialScheduler):
         raise TypeError(f"scheduler is {scheduler!r}, but must be a tune.schedulers scheduler")
     metric, mode = tune_config.metric, tune_config.mode
-    searcher.set_search_properties(metric, mode, param_space,
-                                   num_samples=tune_config.num_samples, seed=tune_config.seed)
+    searcher.set_search_properties(
+        metric, mode, param_space, num_samples=tune_config.num_samples, seed=tune_config.seed
+    )
     scheduler.set_search_properties(metric, mode)
 
     experiment_name = run_config.name or f"{name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
@@ -124,8 +125,9 @@ def execute(
     stream = stream if stream is not None else sys.stdout
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
     if reporter is not None:
-        reporter.setup(total_samples=None, metric=metric, mode=mode,
-                       experiment_path=experiment_path)
+        reporter.setup(
+            total_samples=None, metric=metric, mode=mode, experiment_path=experiment_path
+        )
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
     if checkpoint_config.checkpoint_at_end and not inspect.isclass(trainable):
         raise ValueError(
@@ -237,21 +239,39 @@ def run(
             checkpoint_at_end=checkpoint_at_end,
         )
     tune_config = TuneConfig(
-        metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler,
-        num_samples=num_samples, max_concurrent_trials=max_concurrent_trials,
-        time_budget_s=time_budget_s, reuse_actors=True if reuse_actors is None else reuse_actors,
-        trial_name_creator=trial_name_creator, trial_dirname_creator=trial_dirname_creator,
+        metric=metric,
+        mode=mode,
+        search_alg=search_alg,
+        scheduler=scheduler,
+        num_samples=num_samples,
+        max_concurrent_trials=max_concurrent_trials,
+        time_budget_s=time_budget_s,
+        reuse_actors=True if reuse_actors is None else reuse_actors,
+        trial_name_creator=trial_name_creator,
+        trial_dirname_creator=trial_dirname_creator,
         seed=seed,
     )
     run_config = RunConfig(
-        name=name, storage_path=storage_path or local_dir, callbacks=callbacks, stop=stop,
+        name=name,
+        storage_path=storage_path or local_dir,
+        callbacks=callbacks,
+        stop=stop,
         failure_config=FailureConfig(max_failures=max_failures, fail_fast=fail_fast),
-        checkpoint_config=checkpoint_config, verbose=verbose,
-        progress_reporter=progress_reporter, log_to_file=log_to_file, executor=executor,
+        checkpoint_config=checkpoint_config,
+        verbose=verbose,
+        progress_reporter=progress_reporter,
+        log_to_file=log_to_file,
+        executor=executor,
     )
-    path, _ = execute(run_or_experiment, config, tune_config, run_config,
-                      resources=resources_per_trial, default_verbose=verbose,
-                      resume=resume_mode)
+    path, _ = execute(
+        run_or_experiment,
+        config,
+        tune_config,
+        run_config,
+        resources=resources_per_trial,
+        default_verbose=verbose,
+        resume=resume_mode,
+    )
     analysis = ExperimentAnalysis(path, default_metric=metric, default_mode=mode)
     failed = [t for t in analysis.trials if str(t.status) == "ERROR"]
     if failed and raise_on_failed_trial:

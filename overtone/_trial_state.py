@@ -13,15 +13,37 @@ class Trial:
     """Owned and mutated by the controller only; plugins see ``snapshot()``."""
 
     __slots__ = (
-        "trial_id", "trial_name", "dirname", "path", "config", "status", "last_result",
-        "num_failures", "experiment_tag", "resources", "checkpoints", "error_file",
-        "recorder", "pending_decision", "trainable_name", "start_iteration",
-        "start_time_total", "runs",
+        "trial_id",
+        "trial_name",
+        "dirname",
+        "path",
+        "config",
+        "status",
+        "last_result",
+        "num_failures",
+        "experiment_tag",
+        "resources",
+        "checkpoints",
+        "error_file",
+        "recorder",
+        "pending_decision",
+        "trainable_name",
+        "start_iteration",
+        "start_time_total",
+        "runs",
     )
 
-    def __init__(self, trial_id: str, trial_name: str, dirname: str, experiment_path: str,
-                 config: dict[str, Any], resources: Resources, experiment_tag: str,
-                 trainable_name: str) -> None:
+    def __init__(
+        self,
+        trial_id: str,
+        trial_name: str,
+        dirname: str,
+        experiment_path: str,
+        config: dict[str, Any],
+        resources: Resources,
+        experiment_tag: str,
+        trainable_name: str,
+    ) -> None:
         self.trial_id = trial_id
         self.trial_name = trial_name
         self.dirname = dirname
@@ -43,10 +65,16 @@ class Trial:
 
     def snapshot(self) -> FrozenTrial:
         return FrozenTrial(
-            trial_id=self.trial_id, trial_name=self.trial_name, config=self.config,
-            status=self.status, last_result=self.last_result, path=self.path,
-            resources=self.resources, num_failures=self.num_failures,
-            experiment_tag=self.experiment_tag, trainable_name=self.trainable_name,
+            trial_id=self.trial_id,
+            trial_name=self.trial_name,
+            config=self.config,
+            status=self.status,
+            last_result=self.last_result,
+            path=self.path,
+            resources=self.resources,
+            num_failures=self.num_failures,
+            experiment_tag=self.experiment_tag,
+            trainable_name=self.trainable_name,
         )
 
     def checkpoint_iteration(self) -> int:

@@ -53,20 +53,29 @@ class Tuner:
         """Run the experiment and return its ``ResultGrid`` (failed trials do not raise)."""
         from overtone.analysis import ExperimentAnalysis, ResultGrid
 
-        path, _ = execute(self._trainable, self._param_space, self._tune_config,
-                          self._run_config, default_verbose=1, resume=self._resume,
-                          extra_files={TUNER_FILE: self._settings_blob()})
-        analysis = ExperimentAnalysis(path, default_metric=self._tune_config.metric,
-                                      default_mode=self._tune_config.mode)
+        path, _ = execute(
+            self._trainable,
+            self._param_space,
+            self._tune_config,
+            self._run_config,
+            default_verbose=1,
+            resume=self._resume,
+            extra_files={TUNER_FILE: self._settings_blob()},
+        )
+        analysis = ExperimentAnalysis(
+            path, default_metric=self._tune_config.metric, default_mode=self._tune_config.mode
+        )
         self._results = ResultGrid(analysis)
         return self._results
 
     def _settings_blob(self) -> bytes:
         """The settings, pickled for ``Tuner.restore`` (those that can be pickled)."""
         settings: dict[str, Any] = {}
-        for key, value in (("param_space", self._param_space),
-                           ("tune_config", self._tune_config),
-                           ("run_config", self._run_config)):
+        for key, value in (
+            ("param_space", self._param_space),
+            ("tune_config", self._tune_config),
+            ("run_config", self._run_config),
+        ):
             try:
                 cloudpickle.dumps(value)
             except Exception:  # noqa: BLE001 - restore will then ask for it
@@ -116,13 +125,20 @@ class Tuner:
                 )
         run_config = dataclasses.replace(
             settings.get("run_config") or RunConfig(),
-            name=os.path.basename(path), storage_path=os.path.dirname(path),
+            name=os.path.basename(path),
+            storage_path=os.path.dirname(path),
         )
-        tuner = cls(trainable, param_space=param_space,
-                    tune_config=settings.get("tune_config"), run_config=run_config)
-        tuner._resume = ResumeMode(resume_unfinished=resume_unfinished,
-                                   resume_errored=resume_errored,
-                                   restart_errored=restart_errored)
+        tuner = cls(
+            trainable,
+            param_space=param_space,
+            tune_config=settings.get("tune_config"),
+            run_config=run_config,
+        )
+        tuner._resume = ResumeMode(
+            resume_unfinished=resume_unfinished,
+            resume_errored=resume_errored,
+            restart_errored=restart_errored,
+        )
         return tuner
 
     def get_results(self) -> Any:

@@ -8,14 +8,51 @@ import sys
 from overtone import tune
 
 EXPECTED = {
-    "CLIReporter", "Callback", "Checkpoint", "CheckpointConfig", "Executor",
-    "ExperimentAnalysis", "FailureConfig", "LocalExecutor", "MetricNotFoundError",
-    "ProgressReporter", "Resources", "Result", "ResultGrid", "RunConfig", "Stopper",
-    "Trainable", "TrialError", "TrialFailedError", "TrialStatus", "TuneConfig", "TuneContext",
-    "TuneError", "Tuner", "choice", "get_checkpoint", "get_context", "grid_search",
-    "lograndint", "loguniform", "qlograndint", "qloguniform", "qrandint", "qrandn", "quniform",
-    "randint", "randn", "report", "run", "sample_from", "schedulers", "search", "stopper",
-    "uniform", "with_parameters", "with_resources",
+    "CLIReporter",
+    "Callback",
+    "Checkpoint",
+    "CheckpointConfig",
+    "Executor",
+    "ExperimentAnalysis",
+    "FailureConfig",
+    "LocalExecutor",
+    "MetricNotFoundError",
+    "ProgressReporter",
+    "Resources",
+    "Result",
+    "ResultGrid",
+    "RunConfig",
+    "Stopper",
+    "Trainable",
+    "TrialError",
+    "TrialFailedError",
+    "TrialStatus",
+    "TuneConfig",
+    "TuneContext",
+    "TuneError",
+    "Tuner",
+    "choice",
+    "get_checkpoint",
+    "get_context",
+    "grid_search",
+    "lograndint",
+    "loguniform",
+    "qlograndint",
+    "qloguniform",
+    "qrandint",
+    "qrandn",
+    "quniform",
+    "randint",
+    "randn",
+    "report",
+    "run",
+    "sample_from",
+    "schedulers",
+    "search",
+    "stopper",
+    "uniform",
+    "with_parameters",
+    "with_resources",
 }
 
 
@@ -32,7 +69,10 @@ def test_subpackages_mirror_ray_tune():
 
 
 def test_importing_the_facade_is_light():
-    code = "import sys; from overtone import tune; tune.report; print(sorted(m for m in ('numpy', 'pandas', 'overtone._controller') if m in sys.modules))"
+    code = (
+        "import sys; from overtone import tune; tune.report; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'overtone._controller') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -17,8 +17,8 @@ import signal
 import socket
 import sys
 import traceback
-from multiprocessing.connection import Connection
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from typing import Any
 
 import cloudpickle
@@ -52,8 +52,11 @@ def _redirected(log_files: tuple[str, str] | None) -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     out = os.open(log_files[0], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    err = out if log_files[1] == log_files[0] else os.open(
-        log_files[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    err = (
+        out
+        if log_files[1] == log_files[0]
+        else os.open(log_files[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    )
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:

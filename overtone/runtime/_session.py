@@ -25,8 +25,9 @@ class TrialStopped(BaseException):
 
 
 class _Channel(Protocol):
-    def report(self, result: dict[str, Any], checkpoint_dirname: str | None,
-               wait: bool) -> str: ...
+    def report(
+        self, result: dict[str, Any], checkpoint_dirname: str | None, wait: bool
+    ) -> str: ...
 
 
 @dataclass
@@ -179,8 +180,9 @@ def _set_session(session: _Session | None) -> None:
     _current = session
 
 
-def report(metrics: dict[str, Any] | None = None, *, checkpoint: Checkpoint | None = None,
-           **kwargs: Any) -> None:
+def report(
+    metrics: dict[str, Any] | None = None, *, checkpoint: Checkpoint | None = None, **kwargs: Any
+) -> None:
     """Report a result of the running trial, optionally with a checkpoint.
 
     Both generations of the API work: ``tune.report(mean_loss=x)`` and

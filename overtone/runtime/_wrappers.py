@@ -36,8 +36,11 @@ def with_parameters(trainable: Any, **kwargs: Any) -> Any:
     if not callable(trainable):
         raise TypeError(f"trainable is {trainable!r}, but must be a function or tune.Trainable")
     params = inspect.signature(trainable).parameters
-    missing = [k for k in kwargs if k not in params and not any(
-        p.kind == p.VAR_KEYWORD for p in params.values())]
+    missing = [
+        k
+        for k in kwargs
+        if k not in params and not any(p.kind == p.VAR_KEYWORD for p in params.values())
+    ]
     if missing:
         raise ValueError(
             f"with_parameters got {missing}, but {getattr(trainable, '__name__', trainable)} "
@@ -46,10 +49,12 @@ def with_parameters(trainable: Any, **kwargs: Any) -> Any:
     wants_ckpt = "checkpoint_dir" in params
 
     if wants_ckpt:
+
         @functools.wraps(trainable)
         def inner(config: dict[str, Any], checkpoint_dir: str | None = None) -> Any:
             return trainable(config, checkpoint_dir=checkpoint_dir, **kwargs)
     else:
+
         @functools.wraps(trainable)
         def inner(config: dict[str, Any]) -> Any:  # type: ignore[misc]
             return trainable(config, **kwargs)

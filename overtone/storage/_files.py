@@ -42,8 +42,9 @@ def write_json_atomic(path: str, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def flatten(d: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None,
-            delimiter: str = "/") -> dict[str, Any]:
+def flatten(
+    d: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None, delimiter: str = "/"
+) -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a/b": 1}``."""
     out = {} if out is None else out
     for key, value in d.items():
@@ -112,8 +113,11 @@ def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
         if table:
             header, body = table[0], table[1:]
             col = header.index("training_iteration") if "training_iteration" in header else None
-            keep = [row for row in body if col is not None and len(row) == len(header)
-                    and _as_int(row[col]) <= iteration]
+            keep = [
+                row
+                for row in body
+                if col is not None and len(row) == len(header) and _as_int(row[col]) <= iteration
+            ]
             out = io.StringIO()
             writer = csv.writer(out)
             writer.writerow(header)

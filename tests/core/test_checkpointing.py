@@ -27,9 +27,14 @@ def classic(config, checkpoint_dir=None):
 
 
 def test_classic_checkpoint_dir_and_resume_after_sigkill(tmp_path, executor):
-    analysis = tune.run(classic, config={"flag": str(tmp_path / "killed-once")},
-                        max_failures=2, storage_path=str(tmp_path), verbose=0,
-                        executor=executor)
+    analysis = tune.run(
+        classic,
+        config={"flag": str(tmp_path / "killed-once")},
+        max_failures=2,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     (trial,) = analysis.trials
     assert str(trial.status) == "TERMINATED" and trial.num_failures == 1
     rows = [json.loads(x) for x in open(os.path.join(trial.path, "result.json"))]
@@ -38,7 +43,8 @@ def test_classic_checkpoint_dir_and_resume_after_sigkill(tmp_path, executor):
     assert [r["training_iteration"] for r in rows] == [1, 2, 3, 4, 5]
     assert "SIGKILL" in open(os.path.join(trial.path, "error.txt")).read()
     assert os.path.basename(analysis.get_best_checkpoint(trial, "step", "max").path) == (
-        "checkpoint_000005")
+        "checkpoint_000005"
+    )
 
 
 class Steps(tune.Trainable):
@@ -59,11 +65,16 @@ class Steps(tune.Trainable):
 
 
 def test_checkpoint_at_end_for_a_class_trainable(tmp_path, executor):
-    grid = tune.Tuner(Steps, run_config=tune.RunConfig(
-        storage_path=str(tmp_path), verbose=0, executor=executor,
-        stop={"training_iteration": 4},
-        checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=True),
-    )).fit()
+    grid = tune.Tuner(
+        Steps,
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            verbose=0,
+            executor=executor,
+            stop={"training_iteration": 4},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=True),
+        ),
+    ).fit()
     ckpt = grid[0].checkpoint
     assert os.path.basename(ckpt.path) == "checkpoint_000004"
     assert open(os.path.join(ckpt.path, "n")).read() == "4"
@@ -71,5 +82,10 @@ def test_checkpoint_at_end_for_a_class_trainable(tmp_path, executor):
 
 def test_checkpoint_at_end_is_refused_for_functions(tmp_path, executor):
     with pytest.raises(ValueError, match="checkpoint_at_end"):
-        tune.run(classic, checkpoint_at_end=True, storage_path=str(tmp_path), verbose=0,
-                 executor=executor)
+        tune.run(
+            classic,
+            checkpoint_at_end=True,
+            storage_path=str(tmp_path),
+            verbose=0,
+            executor=executor,
+        )

@@ -26,15 +26,21 @@ def test_failures_end_only_their_trial(tmp_path, executor):
     analysis = tune.run(
         sometimes_fails,
         config={"mode": tune.grid_search(["ok", "raise", "exit", "kill", "ok"])},
-        storage_path=str(tmp_path), verbose=0, executor=executor, raise_on_failed_trial=False,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        raise_on_failed_trial=False,
     )
     by_mode: dict[str, list] = {}
     for t in analysis.trials:
         by_mode.setdefault(t.config["mode"], []).append(t)
     assert [str(t.status) for t in by_mode["ok"]] == ["TERMINATED", "TERMINATED"]
     assert all(t.last_result["loss"] == 0.5 for t in by_mode["ok"])
-    for mode, text in [("raise", "bad hyperparameter 42"), ("exit", "exited with code 3"),
-                       ("kill", "SIGKILL")]:
+    for mode, text in [
+        ("raise", "bad hyperparameter 42"),
+        ("exit", "exited with code 3"),
+        ("kill", "SIGKILL"),
+    ]:
         (trial,) = by_mode[mode]
         assert str(trial.status) == "ERROR"
         error = open(os.path.join(trial.path, "error.txt")).read()
@@ -45,8 +51,13 @@ def test_failures_end_only_their_trial(tmp_path, executor):
 
 def test_tune_run_raises_naming_the_failed_trials(tmp_path, executor):
     with pytest.raises(tune.TuneError, match="did not complete") as info:
-        tune.run(sometimes_fails, config={"mode": tune.grid_search(["ok", "raise"])},
-                 storage_path=str(tmp_path), verbose=0, executor=executor)
+        tune.run(
+            sometimes_fails,
+            config={"mode": tune.grid_search(["ok", "raise"])},
+            storage_path=str(tmp_path),
+            verbose=0,
+            executor=executor,
+        )
     assert len(info.value.trial_names) == 1
     assert "sometimes_fails" in info.value.trial_names[0]
 
@@ -76,8 +87,14 @@ def flaky(config):
 
 
 def test_max_failures_retries_the_trial(tmp_path, executor):
-    analysis = tune.run(flaky, config={"dir": str(tmp_path)}, max_failures=2,
-                        storage_path=str(tmp_path), verbose=0, executor=executor)
+    analysis = tune.run(
+        flaky,
+        config={"dir": str(tmp_path)},
+        max_failures=2,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     (trial,) = analysis.trials
     assert str(trial.status) == "TERMINATED"
     assert trial.num_failures == 2
@@ -85,18 +102,29 @@ def test_max_failures_retries_the_trial(tmp_path, executor):
 
 
 def test_retries_are_bounded(tmp_path, executor):
-    analysis = tune.run(flaky, config={"dir": str(tmp_path)}, max_failures=1,
-                        storage_path=str(tmp_path), verbose=0, executor=executor,
-                        raise_on_failed_trial=False)
+    analysis = tune.run(
+        flaky,
+        config={"dir": str(tmp_path)},
+        max_failures=1,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        raise_on_failed_trial=False,
+    )
     (trial,) = analysis.trials
     assert str(trial.status) == "ERROR" and trial.num_failures == 2
 
 
 def test_fail_fast_stops_the_experiment(tmp_path, executor):
     analysis = tune.run(
-        sometimes_fails, config={"mode": tune.grid_search(["raise"] + ["ok"] * 20)},
-        fail_fast=True, max_concurrent_trials=1, storage_path=str(tmp_path), verbose=0,
-        executor=executor, raise_on_failed_trial=False,
+        sometimes_fails,
+        config={"mode": tune.grid_search(["raise"] + ["ok"] * 20)},
+        fail_fast=True,
+        max_concurrent_trials=1,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        raise_on_failed_trial=False,
     )
     assert len(analysis.trials) < 21
 
@@ -127,5 +155,11 @@ def test_string_trainable_is_rejected(tmp_path):
 
 def test_trial_asking_for_more_than_exists(tmp_path, executor):
     with pytest.raises(ValueError, match="3 CPUs of 2"):
-        tune.run(sometimes_fails, config={"mode": "ok"}, resources_per_trial={"cpu": 3},
-                 storage_path=str(tmp_path), verbose=0, executor=executor)
+        tune.run(
+            sometimes_fails,
+            config={"mode": "ok"},
+            resources_per_trial={"cpu": 3},
+            storage_path=str(tmp_path),
+            verbose=0,
+            executor=executor,
+        )

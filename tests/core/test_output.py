@@ -34,7 +34,9 @@ def _run(tmp_path, verbose, iterations=3, sleep=0.0):
     script.write_text(SCRIPT)
     out = subprocess.run(
         [sys.executable, str(script), str(tmp_path), str(verbose), str(iterations), str(sleep)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
@@ -90,7 +92,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path):
     script.write_text(SCRIPT)
     proc = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path), "0", "1000", "0.01"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     exp = tmp_path / "exp"
     deadline = time.time() + 30

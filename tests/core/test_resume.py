@@ -49,9 +49,12 @@ DRIVER = TRAIN + textwrap.dedent(
 def _start(tmp_path, sleep, concurrency, resume="none"):
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
-    return subprocess.Popen([sys.executable, str(script), str(tmp_path), str(sleep),
-                             str(concurrency), resume],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), str(sleep), str(concurrency), resume],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _rows(exp):
@@ -99,7 +102,8 @@ def test_resume_after_kill_9_records_every_iteration_once(tmp_path):
     proc = _start(fresh, 0.0, 2)
     proc.communicate(timeout=120)
     assert sorted(c["x"] for _, _, c in rows.values()) == sorted(
-        c["x"] for _, _, c in _rows(fresh / "exp").values())
+        c["x"] for _, _, c in _rows(fresh / "exp").values()
+    )
 
 
 def test_searcher_continues_without_repeating(tmp_path):
@@ -128,14 +132,25 @@ def failing(config):
 
 def test_resume_errored_only(tmp_path, executor):
     flag = tmp_path / "flag"
-    tune.run(failing, name="e", config={"flag": str(flag), "i": tune.grid_search([1, 2])},
-             storage_path=str(tmp_path), verbose=0, executor=executor,
-             raise_on_failed_trial=False)
+    tune.run(
+        failing,
+        name="e",
+        config={"flag": str(flag), "i": tune.grid_search([1, 2])},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        raise_on_failed_trial=False,
+    )
     flag.write_text("ok")
-    analysis = tune.run(failing, name="e", resume="ERRORED_ONLY",
-                        config={"flag": str(flag), "i": tune.grid_search([1, 2])},
-                        storage_path=str(tmp_path), verbose=0,
-                        executor=tune.LocalExecutor(num_cpus=2, num_gpus=0))
+    analysis = tune.run(
+        failing,
+        name="e",
+        resume="ERRORED_ONLY",
+        config={"flag": str(flag), "i": tune.grid_search([1, 2])},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=tune.LocalExecutor(num_cpus=2, num_gpus=0),
+    )
     assert len(analysis.trials) == 2
     assert all(str(t.status) == "TERMINATED" for t in analysis.trials)
     for t in analysis.trials:  # restarted from scratch: no duplicated rows
@@ -150,9 +165,11 @@ def quick(config):
 
 def test_tuner_restore_continues_and_keeps_finished_trials(tmp_path, executor):
     grid = tune.Tuner(
-        quick, param_space={"x": tune.grid_search([1, 2, 3])},
-        run_config=tune.RunConfig(name="t", storage_path=str(tmp_path), verbose=0,
-                                  executor=executor),
+        quick,
+        param_space={"x": tune.grid_search([1, 2, 3])},
+        run_config=tune.RunConfig(
+            name="t", storage_path=str(tmp_path), verbose=0, executor=executor
+        ),
     ).fit()
     assert grid.num_terminated == 3
     path = str(tmp_path / "t")

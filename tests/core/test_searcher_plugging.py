@@ -29,7 +29,7 @@ class ListSearcher(Searcher):
 
 
 def train(config):
-    for i in range(2):
+    for _ in range(2):
         tune.report(loss=config["x"] * 10 + config["const"] + config["derived"])
 
 
@@ -37,9 +37,15 @@ def test_suggestions_are_merged_with_constants_and_sample_from(tmp_path, executo
     searcher = ListSearcher([{"x": 1}, {"x": 2}, {"x": 3}])
     analysis = tune.run(
         train,
-        config={"x": tune.uniform(0, 5), "const": 100,
-                "derived": tune.sample_from(lambda spec: spec.config.x * 1000)},
-        search_alg=searcher, num_samples=10, storage_path=str(tmp_path), verbose=0,
+        config={
+            "x": tune.uniform(0, 5),
+            "const": 100,
+            "derived": tune.sample_from(lambda spec: spec.config.x * 1000),
+        },
+        search_alg=searcher,
+        num_samples=10,
+        storage_path=str(tmp_path),
+        verbose=0,
         executor=executor,
     )
     # FINISHED after three points ends the experiment although num_samples is 10.
@@ -61,8 +67,13 @@ class Endless(Searcher):
 
 
 def test_num_samples_caps_an_endless_searcher(tmp_path, executor):
-    analysis = tune.run(train, config={"const": 0, "derived": 0},
-                        search_alg=ConcurrencyLimiter(Endless(), max_concurrent=1),
-                        num_samples=4, storage_path=str(tmp_path), verbose=0,
-                        executor=executor)
+    analysis = tune.run(
+        train,
+        config={"const": 0, "derived": 0},
+        search_alg=ConcurrencyLimiter(Endless(), max_concurrent=1),
+        num_samples=4,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     assert sorted(t.config["x"] for t in analysis.trials) == [1, 2, 3, 4]

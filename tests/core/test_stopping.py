@@ -50,22 +50,32 @@ def test_stopper_classes(tmp_path, executor):
     assert _iterations(run(tmp_path, executor, stop=MaximumIterationStopper(4))) == [4, 4]
     plateau = TrialPlateauStopper(metric="flat", num_results=3, grace_period=3)
     assert _iterations(run(tmp_path, executor, stop=plateau)) == [3, 3]
-    combined = CombinedStopper(MaximumIterationStopper(50), TrialPlateauStopper("flat", num_results=8,
-                                                                                grace_period=8))
+    combined = CombinedStopper(
+        MaximumIterationStopper(50), TrialPlateauStopper("flat", num_results=8, grace_period=8)
+    )
     assert _iterations(run(tmp_path, executor, stop=combined)) == [8, 8]
 
 
 def test_experiment_plateau_stops_everything(tmp_path, executor):
     stopper = ExperimentPlateauStopper(metric="flat", top=2, patience=0, mode="max")
-    analysis = run(tmp_path, executor, stop=stopper, config={"k": tune.grid_search([1] * 6)},
-                   max_concurrent_trials=2)
+    analysis = run(
+        tmp_path,
+        executor,
+        stop=stopper,
+        config={"k": tune.grid_search([1] * 6)},
+        max_concurrent_trials=2,
+    )
     assert len(analysis.trials) < 6
 
 
 def test_time_budget_ends_the_experiment(tmp_path, executor):
     start = time.time()
-    analysis = run(tmp_path, executor, time_budget_s=2.0, config={"sleep": 0.05,
-                                                                  "k": tune.grid_search([1, 2])})
+    analysis = run(
+        tmp_path,
+        executor,
+        time_budget_s=2.0,
+        config={"sleep": 0.05, "k": tune.grid_search([1, 2])},
+    )
     assert time.time() - start < 10  # 100 results x 0.05 s would take at least 5 s more
     assert all(str(t.status) == "TERMINATED" for t in analysis.trials)
     assert all(t.last_result.get("training_iteration", 0) < 100 for t in analysis.trials)
@@ -76,6 +86,5 @@ def test_done_in_a_result_ends_the_trial(tmp_path, executor):
         for i in range(10):
             tune.report(i=i, done=i == 2)
 
-    analysis = tune.run(finishes_early, storage_path=str(tmp_path), verbose=0,
-                        executor=executor)
+    analysis = tune.run(finishes_early, storage_path=str(tmp_path), verbose=0, executor=executor)
     assert analysis.trials[0].last_result["training_iteration"] == 3

@@ -50,9 +50,14 @@ def test_class_trainable_runs_until_done(tmp_path, executor):
 
 
 def test_class_trainable_stopped_by_criteria_cleans_up(tmp_path, executor):
-    analysis = tune.run(Counter, config={"start": 100, "dir": str(tmp_path)},
-                        stop={"training_iteration": 2}, storage_path=str(tmp_path), verbose=0,
-                        executor=executor)
+    analysis = tune.run(
+        Counter,
+        config={"start": 100, "dir": str(tmp_path)},
+        stop={"training_iteration": 2},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     assert analysis.trials[0].last_result["value"] == 102
     assert open(tmp_path / "events-100.txt").read().split() == ["setup", "cleanup"]
 
@@ -62,7 +67,9 @@ def test_class_trainable_checkpoints_at_a_frequency(tmp_path, executor):
         Counter,
         param_space={"start": 0, "dir": str(tmp_path)},
         run_config=tune.RunConfig(
-            storage_path=str(tmp_path), verbose=0, executor=executor,
+            storage_path=str(tmp_path),
+            verbose=0,
+            executor=executor,
             checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=2),
         ),
     ).fit()
@@ -71,8 +78,11 @@ def test_class_trainable_checkpoints_at_a_frequency(tmp_path, executor):
     assert os.path.basename(result.checkpoint.path) == "checkpoint_000004"
     with result.checkpoint.as_directory() as d:
         assert json.load(open(os.path.join(d, "state.json"))) == {"value": 4}
-    names = sorted(p.name for p in __import__("pathlib").Path(result.path).iterdir()
-                   if p.name.startswith("checkpoint_"))
+    names = sorted(
+        p.name
+        for p in __import__("pathlib").Path(result.path).iterdir()
+        if p.name.startswith("checkpoint_")
+    )
     assert names == ["checkpoint_000002", "checkpoint_000004"]
 
 
@@ -87,8 +97,10 @@ def with_checkpoint(config):
 
 
 def test_function_checkpoints_reach_the_trial_dir(tmp_path, executor):
-    grid = tune.Tuner(with_checkpoint, run_config=tune.RunConfig(
-        storage_path=str(tmp_path), verbose=0, executor=executor)).fit()
+    grid = tune.Tuner(
+        with_checkpoint,
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0, executor=executor),
+    ).fit()
     ckpt = grid[0].checkpoint
     assert open(os.path.join(ckpt.path, "step.txt")).read() == "2"
     assert ckpt.path.startswith(grid[0].path)
@@ -96,15 +108,18 @@ def test_function_checkpoints_reach_the_trial_dir(tmp_path, executor):
 
 def reports_context(config):
     ctx = tune.get_context()
-    tune.report(trial_id=ctx.get_trial_id(), name=ctx.get_trial_name(),
-                trial_dir=ctx.get_trial_dir(), iteration_before=ctx.get_iteration(),
-                cuda=os.environ.get("CUDA_VISIBLE_DEVICES"))
+    tune.report(
+        trial_id=ctx.get_trial_id(),
+        name=ctx.get_trial_name(),
+        trial_dir=ctx.get_trial_dir(),
+        iteration_before=ctx.get_iteration(),
+        cuda=os.environ.get("CUDA_VISIBLE_DEVICES"),
+    )
     tune.report(iteration_before=tune.get_context().get_iteration())
 
 
 def test_context_describes_the_trial(tmp_path, executor):
-    analysis = tune.run(reports_context, storage_path=str(tmp_path), verbose=0,
-                        executor=executor)
+    analysis = tune.run(reports_context, storage_path=str(tmp_path), verbose=0, executor=executor)
     (trial,) = analysis.trials
     lines = [json.loads(x) for x in open(os.path.join(trial.path, "result.json"))]
     assert lines[0]["trial_id"] == trial.trial_id
@@ -136,7 +151,9 @@ def test_with_parameters_ships_data_once_per_worker(tmp_path, executor):
     analysis = tune.run(
         tune.with_parameters(uses_data, data=Big(log)),
         config={"i": tune.grid_search(list(range(8)))},
-        storage_path=str(tmp_path), verbose=0, executor=executor,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
     )
     assert all(t.last_result["size"] == 1_000_000 for t in analysis.trials)
     loaders = open(log).read().split()
@@ -159,8 +176,12 @@ class WithData(tune.Trainable):
 
 
 def test_with_parameters_on_a_class(tmp_path, executor):
-    analysis = tune.run(tune.with_parameters(WithData, data=[1, 2, 3]),
-                        storage_path=str(tmp_path), verbose=0, executor=executor)
+    analysis = tune.run(
+        tune.with_parameters(WithData, data=[1, 2, 3]),
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     assert analysis.trials[0].last_result["n"] == 3
 
 
@@ -169,8 +190,13 @@ def pid_reporter(config):
 
 
 def test_workers_are_reused_between_trials(tmp_path, executor):
-    analysis = tune.run(pid_reporter, config={"i": tune.grid_search(list(range(10)))},
-                        storage_path=str(tmp_path), verbose=0, executor=executor)
+    analysis = tune.run(
+        pid_reporter,
+        config={"i": tune.grid_search(list(range(10)))},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     pids = {t.last_result["pid"] for t in analysis.trials}
     assert len(pids) <= 2 and os.getpid() not in pids
 
@@ -179,7 +205,8 @@ def test_gpu_trials_see_only_their_own_devices(tmp_path):
     analysis = tune.run(
         tune.with_resources(pid_reporter, {"cpu": 0.5, "gpu": 1}),
         config={"i": tune.grid_search(list(range(6)))},
-        storage_path=str(tmp_path), verbose=0,
+        storage_path=str(tmp_path),
+        verbose=0,
         executor=tune.LocalExecutor(num_cpus=4, num_gpus=3),
     )
     devices = [t.last_result["cuda"] for t in analysis.trials]
@@ -197,22 +224,29 @@ def sleepy(config):
 
 def test_resources_bound_concurrency(tmp_path):
     analysis = tune.run(
-        sleepy, config={"i": tune.grid_search(list(range(4)))},
+        sleepy,
+        config={"i": tune.grid_search(list(range(4)))},
         resources_per_trial={"cpu": 1, "gpu": 1},
-        storage_path=str(tmp_path), verbose=0,
+        storage_path=str(tmp_path),
+        verbose=0,
         executor=tune.LocalExecutor(num_cpus=4, num_gpus=1),
     )
     spans = sorted((t.last_result["start"], t.last_result["end"]) for t in analysis.trials)
-    for (s1, e1), (s2, _) in zip(spans, spans[1:]):
+    for (_, e1), (s2, _) in zip(spans, spans[1:]):
         assert s2 >= e1 - 0.01  # one GPU: never two trials at once
 
 
 def test_max_concurrent_trials_caps_parallelism(tmp_path, executor):
-    analysis = tune.run(sleepy, config={"i": tune.grid_search(list(range(3)))},
-                        max_concurrent_trials=1, storage_path=str(tmp_path), verbose=0,
-                        executor=executor)
+    analysis = tune.run(
+        sleepy,
+        config={"i": tune.grid_search(list(range(3)))},
+        max_concurrent_trials=1,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     spans = sorted((t.last_result["start"], t.last_result["end"]) for t in analysis.trials)
-    for (s1, e1), (s2, _) in zip(spans, spans[1:]):
+    for (_, e1), (s2, _) in zip(spans, spans[1:]):
         assert s2 >= e1 - 0.01
 
 
@@ -239,16 +273,23 @@ def scored_checkpoints(config):
 
 @pytest.mark.parametrize(
     ("order", "expected"),
-    [("max", {"checkpoint_000003", "checkpoint_000005", "checkpoint_000006"}),
-     ("min", {"checkpoint_000002", "checkpoint_000006"})],
+    [
+        ("max", {"checkpoint_000003", "checkpoint_000005", "checkpoint_000006"}),
+        ("min", {"checkpoint_000002", "checkpoint_000006"}),
+    ],
 )
-def test_num_to_keep_keeps_the_best_by_score_and_the_latest(tmp_path, executor, order,
-                                                              expected):
-    grid = tune.Tuner(scored_checkpoints, run_config=tune.RunConfig(
-        storage_path=str(tmp_path), verbose=0, executor=executor,
-        checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=2, checkpoint_score_attribute="score", checkpoint_score_order=order),
-    )).fit()
+def test_num_to_keep_keeps_the_best_by_score_and_the_latest(tmp_path, executor, order, expected):
+    grid = tune.Tuner(
+        scored_checkpoints,
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            verbose=0,
+            executor=executor,
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute="score", checkpoint_score_order=order
+            ),
+        ),
+    ).fit()
     on_disk = {p for p in os.listdir(grid[0].path) if p.startswith("checkpoint_")}
     # The best two by score (max: 9 at 3, 7 at 5; min: 1 at 2, 2 at 6), and the latest (6).
     assert on_disk == expected
@@ -261,8 +302,7 @@ class Resettable(tune.Trainable):
         self.resets = 0
 
     def step(self):
-        return {"setups": self.setups, "resets": self.resets, "i": self.config["i"],
-                "done": True}
+        return {"setups": self.setups, "resets": self.resets, "i": self.config["i"], "done": True}
 
     def reset_config(self, new_config):
         self.resets += 1
@@ -272,10 +312,14 @@ class Resettable(tune.Trainable):
 def test_reuse_actors_calls_reset_config_instead_of_setup(tmp_path):
     def run(reuse):
         return tune.Tuner(
-            Resettable, param_space={"i": tune.grid_search(list(range(6)))},
+            Resettable,
+            param_space={"i": tune.grid_search(list(range(6)))},
             tune_config=tune.TuneConfig(reuse_actors=reuse, max_concurrent_trials=1),
-            run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0,
-                                      executor=tune.LocalExecutor(num_cpus=1, num_gpus=0)),
+            run_config=tune.RunConfig(
+                storage_path=str(tmp_path),
+                verbose=0,
+                executor=tune.LocalExecutor(num_cpus=1, num_gpus=0),
+            ),
         ).fit()
 
     reused = run(True)
@@ -295,8 +339,14 @@ def chatty(config):
 
 @pytest.mark.parametrize("setting", [True, "both.log", ("out.txt", "err.txt")])
 def test_log_to_file(tmp_path, executor, capfd, setting):
-    analysis = tune.run(chatty, config={"i": tune.grid_search([7, 8])}, log_to_file=setting,
-                        storage_path=str(tmp_path), verbose=0, executor=executor)
+    analysis = tune.run(
+        chatty,
+        config={"i": tune.grid_search([7, 8])},
+        log_to_file=setting,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     for t in analysis.trials:
         i = t.config["i"]
         if setting is True:

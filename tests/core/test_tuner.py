@@ -19,8 +19,9 @@ def _tuner(tmp_path, executor, **tune_kwargs):
         train,
         param_space={"lr": tune.grid_search([0.001, 0.01, 0.1])},
         tune_config=tune.TuneConfig(**tune_kwargs),
-        run_config=tune.RunConfig(name="sweep", storage_path=str(tmp_path), verbose=0,
-                                  executor=executor),
+        run_config=tune.RunConfig(
+            name="sweep", storage_path=str(tmp_path), verbose=0, executor=executor
+        ),
     )
 
 
@@ -93,8 +94,9 @@ def test_trial_name_and_dirname_creators(tmp_path, executor):
             trial_name_creator=lambda t: f"lr-{t.config['lr']}",
             trial_dirname_creator=lambda t: f"dir_{t.config['lr']}",
         ),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0, executor=executor,
-                                  name="named"),
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path), verbose=0, executor=executor, name="named"
+        ),
     ).fit()
     assert sorted(os.path.basename(r.path) for r in grid) == ["dir_0.1", "dir_0.2"]
     analysis = tune.ExperimentAnalysis(str(tmp_path / "named"))
