@@ -28,7 +28,7 @@ from overtone.callbacks import Callback
 from overtone.config import CheckpointConfig, FailureConfig
 from overtone.executors._base import DoneEvent, Executor, ResultEvent
 from overtone.runtime._session import TrialInfo
-from overtone.schedulers import Decision, FIFOScheduler, TrialScheduler
+from overtone.schedulers import Decision, FIFOScheduler, TrialRestart, TrialScheduler
 from overtone.search import Searcher
 from overtone.search._variants import format_vars, generate_variants, unresolved_paths
 from overtone.stopper import Stopper
@@ -111,6 +111,10 @@ class Controller:
         self._start = time.time()
         self._fifo = type(spec.scheduler) is FIFOScheduler
         self._sync = not self._fifo or spec.stopper is not None
+        self._check_metric = not self._fifo and spec.scheduler.metric is not None
+        self._check_searcher_metric = (
+            not spec.searcher.controls_trial_count and spec.searcher.metric is not None
+        )
         self._view = _TrialsView(self.trials)
         self._stream = spec.stream if spec.stream is not None else sys.stdout
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
@@ -153,6 +157,12 @@ class Controller:
                     self._stop_everything()
                     break
                 if not self._running:
+                    if self._queue and self._choose_queued() is None:
+                        raise RuntimeError(
+                            f"{type(spec.scheduler).__name__} holds {len(self._queue)} "
+                            "paused or pending trials back while nothing runs: the "
+                            "experiment would wait forever"
+                        )
                     if self._queue:  # cannot start: resources never free up
                         raise RuntimeError(
                             f"trial {self._queue[0].trial_name} needs "
@@ -218,11 +228,13 @@ class Controller:
         while self._can_add() and not self._stop_all:
             if self._queue:
                 trial = self._choose_queued()
-                if trial is None or not executor.can_start(trial.resources):
-                    return
-                self._queue.remove(trial)
-                self._launch(trial)
-                continue
+                if trial is not None:
+                    if not executor.can_start(trial.resources):
+                        return
+                    self._queue.remove(trial)
+                    self._launch(trial)
+                    continue
+                # The scheduler holds the queued trials back; new ones may still start.
             if self._search_done:
                 return
             static = self.spec.resources
@@ -356,8 +368,14 @@ class Controller:
                 decision = Decision.STOP
                 self._stop_all = True
         if not self._fifo:
+            if self._check_metric and result["iterations_since_restore"] == 1:
+                _require_metric(result, spec.scheduler.metric, spec.scheduler)
             chosen = spec.scheduler.on_trial_result(trial.snapshot(), result)
-            if chosen == Decision.STOP or (
+            if isinstance(chosen, TrialRestart):
+                if decision == Decision.CONTINUE:  # stop it now (a class trainable saves)
+                    trial.pending_restart = chosen
+                    decision = Decision.PAUSE
+            elif chosen == Decision.STOP or (
                 chosen == Decision.PAUSE and decision == Decision.CONTINUE
             ):
                 decision = Decision(chosen)
@@ -378,6 +396,8 @@ class Controller:
                 self._prune_checkpoints(trial)
         trial.start_iteration = result["training_iteration"]
         trial.start_time_total = result["time_total_s"]
+        if self._check_searcher_metric and result["iterations_since_restore"] == 1:
+            _require_metric(result, spec.searcher.metric, spec.searcher)
         spec.searcher.on_trial_result(trial.trial_id, result)
         self._iteration += 1
         if spec.callbacks:
@@ -390,6 +410,35 @@ class Controller:
             from overtone.progress import format_trial_result_line
 
             self._print(format_trial_result_line(trial.snapshot(), result, detailed=False))
+        self._dirty = True
+
+    def _restart(self, trial: Trial, restart: TrialRestart) -> None:
+        """Apply a scheduler's restart: new config, resources or starting checkpoint."""
+        trial.pending_restart = None
+        trial.close()
+        if restart.config is not None:
+            trial.config = restart.config
+        if restart.resources is not None:
+            trial.resources = Resources.coerce(restart.resources)
+        if restart.checkpoint is not None:
+            source = os.path.abspath(restart.checkpoint)
+            name = os.path.basename(source.rstrip(os.sep))
+            if os.path.dirname(source) != trial.path:  # another trial's: take a copy
+                for c in trial.checkpoints:
+                    shutil.rmtree(os.path.join(trial.path, c["dirname"]), ignore_errors=True)
+                target = os.path.join(trial.path, name)
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(source, target + ".tmp")
+                os.replace(target + ".tmp", target)
+                metrics = {"training_iteration": _iteration_of(name)}
+                trial.checkpoints = [{"dirname": name, "metrics": metrics}]
+            else:
+                trial.checkpoints = [c for c in trial.checkpoints if c["dirname"] != name]
+                trial.checkpoints.append(
+                    {"dirname": name, "metrics": {"training_iteration": _iteration_of(name)}}
+                )
+        trial.status = TrialStatus.PENDING
+        self._queue.appendleft(trial)
         self._dirty = True
 
     def _register_final_checkpoint(self, trial: Trial) -> None:
@@ -433,8 +482,12 @@ class Controller:
     def _on_done(self, trial_id: str) -> None:
         trial = self.trials[trial_id]
         self._running.discard(trial_id)
-        if self.spec.checkpoint_config.checkpoint_at_end and trial.last_result:
+        pausing = trial.pending_decision == Decision.PAUSE.value
+        if trial.last_result and (self.spec.checkpoint_config.checkpoint_at_end or pausing):
             self._register_final_checkpoint(trial)
+        if trial.pending_restart is not None:
+            self._restart(trial, trial.pending_restart)
+            return
         if trial.pending_decision == Decision.PAUSE.value:
             trial.close()
             trial.status = TrialStatus.PAUSED
@@ -594,6 +647,24 @@ def _log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[s
     else:
         names = (setting[0], setting[1])
     return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
+
+
+def _iteration_of(checkpoint_dirname: str) -> int:
+    digits = checkpoint_dirname.rpartition("_")[2]
+    return int(digits) if digits.isdigit() else 0
+
+
+def _require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
+    """A scheduler or searcher needs its metric in every result: say so at the first."""
+    metrics = metric if isinstance(metric, list) else [metric]
+    missing = [m for m in metrics if m is not None and _lookup(result, m) is None]
+    if missing:
+        available = sorted(k for k in result if k != "config")
+        raise ValueError(
+            f"a trial reported a result without the metric {missing[0]!r} that "
+            f"{type(who).__name__} needs; the result has {available}. Report it with "
+            f"tune.report({{{missing[0]!r}: value}}), or set the right metric"
+        )
 
 
 def _lookup(metrics: dict[str, Any], key: str) -> Any:

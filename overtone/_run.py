@@ -117,10 +117,12 @@ def execute(
     searcher.set_search_properties(
         metric, mode, param_space, num_samples=tune_config.num_samples, seed=tune_config.seed
     )
-    scheduler.set_search_properties(metric, mode)
 
     experiment_name = run_config.name or f"{name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
     experiment_path = os.path.join(resolve_storage(run_config.storage_path), experiment_name)
+    scheduler.set_search_properties(
+        metric, mode, experiment_path=experiment_path, seed=tune_config.seed
+    )
     verbose = default_verbose if run_config.verbose is None else run_config.verbose
     stream = stream if stream is not None else sys.stdout
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)

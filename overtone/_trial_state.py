@@ -31,6 +31,7 @@ class Trial:
         "start_iteration",
         "start_time_total",
         "runs",
+        "pending_restart",
     )
 
     def __init__(
@@ -61,6 +62,7 @@ class Trial:
         self.trainable_name = trainable_name
         self.start_iteration = 0
         self.start_time_total = 0.0
+        self.pending_restart: Any = None  # a TrialRestart to apply when the run ends
         self.runs = 0  # launches so far: a relaunch resumes from the latest checkpoint
 
     def snapshot(self) -> FrozenTrial:

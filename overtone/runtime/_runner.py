@@ -79,7 +79,7 @@ def release_kept() -> None:
 
 def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None:
     obj = _obtain(cls, info)
-    keep = False
+    keep = paused = False
     try:
         obj._iteration = info.start_iteration
         if info.restore_checkpoint:
@@ -99,11 +99,12 @@ def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None
             if result.get("done"):
                 break
         keep = True
-    except TrialStopped:
+    except TrialStopped as stop:
         keep = True
+        paused = stop.args[0] == "PAUSE"
         raise
     finally:
-        if keep and info.checkpoint_at_end and obj._iteration > 0:
+        if keep and (info.checkpoint_at_end or paused) and obj._iteration > 0:
             _save_final(obj, info.trial_dir)
         if keep and info.reuse and _resettable(obj):
             _kept[cls] = obj

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any
 
 from overtone._trial import FrozenTrial
@@ -12,6 +13,24 @@ class Decision(str, enum.Enum):
     CONTINUE = "CONTINUE"
     PAUSE = "PAUSE"
     STOP = "STOP"
+
+
+@dataclass(frozen=True)
+class TrialRestart:
+    """A decision to stop a trial now and start it again, changed.
+
+    PBT's exploit is a restart from another trial's checkpoint with a new config; a
+    resource change is a restart from the trial's own latest checkpoint with new resources.
+
+    Args:
+        config: the new config (default: unchanged).
+        checkpoint: a checkpoint directory to continue from (default: the trial's own latest).
+        resources: new resources, a dict or ``Resources`` (default: unchanged).
+    """
+
+    config: dict[str, Any] | None = None
+    checkpoint: str | None = None
+    resources: Any = None
 
 
 class TrialScheduler:
@@ -50,7 +69,9 @@ class TrialScheduler:
     def on_trial_add(self, trial: FrozenTrial) -> None:
         """A trial was created."""
 
-    def on_trial_result(self, trial: FrozenTrial, result: dict[str, Any]) -> Decision:
+    def on_trial_result(
+        self, trial: FrozenTrial, result: dict[str, Any]
+    ) -> Decision | TrialRestart:
         return Decision.CONTINUE
 
     def on_trial_complete(self, trial: FrozenTrial, result: dict[str, Any] | None) -> None:
@@ -63,7 +84,9 @@ class TrialScheduler:
         """A trial was stopped by a decision other than this scheduler's."""
 
     def choose_trial_to_run(self, candidates: list[FrozenTrial]) -> FrozenTrial | None:
-        """Pick which pending or paused trial starts next (default: first come, first run)."""
+        """Pick which pending or paused trial starts next (default: first come, first run).
+
+        Returning None holds them all back for now; new trials may still be created."""
         return candidates[0] if candidates else None
 
     def get_state(self) -> dict[str, Any]:
