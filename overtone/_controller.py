@@ -20,6 +20,7 @@ import cloudpickle
 import numpy as np
 
 from overtone import __version__
+from overtone._dicts import lookup
 from overtone._errors import TuneError
 from overtone._restore import SEARCH_STATE_FILE
 from overtone._trial import FrozenTrial, Resources, TrialStatus
@@ -467,7 +468,7 @@ class Controller:
             sign = 1.0 if config.checkpoint_score_order == "max" else -1.0
 
             def score(c: dict[str, Any]) -> float:
-                value = _lookup(c["metrics"], attr)
+                value = lookup(c["metrics"], attr)
                 if not isinstance(value, (int, float)) or value != value:
                     return float("-inf")
                 return sign * float(value)
@@ -657,7 +658,7 @@ def _iteration_of(checkpoint_dirname: str) -> int:
 def _require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
     """A scheduler or searcher needs its metric in every result: say so at the first."""
     metrics = metric if isinstance(metric, list) else [metric]
-    missing = [m for m in metrics if m is not None and _lookup(result, m) is None]
+    missing = [m for m in metrics if m is not None and lookup(result, m) is None]
     if missing:
         available = sorted(k for k in result if k != "config")
         raise ValueError(
@@ -665,17 +666,6 @@ def _require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
             f"{type(who).__name__} needs; the result has {available}. Report it with "
             f"tune.report({{{missing[0]!r}: value}}), or set the right metric"
         )
-
-
-def _lookup(metrics: dict[str, Any], key: str) -> Any:
-    if key in metrics:
-        return metrics[key]
-    value: Any = metrics
-    for part in key.split("/"):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def _write_bytes_atomic(path: str, data: bytes) -> None:

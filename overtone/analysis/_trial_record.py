@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from overtone._dicts import flatten
 from overtone._errors import TuneError
 from overtone._trial import Resources, TrialStatus
 from overtone.checkpoint import Checkpoint
@@ -17,19 +18,7 @@ logger = logging.getLogger(__name__)
 RESULT_FILE = "result.json"
 
 
-def flatten_dict(data: Mapping[str, Any], delimiter: str = "/") -> dict[str, Any]:
-    """Flatten nested dicts into one level, joining keys with ``delimiter``.
-
-    Empty nested dicts disappear; lists and other values are kept as they are.
-    """
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            for sub_key, sub_value in flatten_dict(value, delimiter).items():
-                flat[f"{key}{delimiter}{sub_key}"] = sub_value
-        else:
-            flat[str(key)] = value
-    return flat
+flatten_dict = flatten  # the name the analysis modules use
 
 
 def metric_keys(results: list[Mapping[str, Any]]) -> set[str]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from overtone._dicts import flatten, lookup
 from overtone._trial import FrozenTrial, TrialStatus
 
 #: Result keys the runtime adds by itself; never inferred as user metrics.
@@ -41,30 +42,6 @@ _ASCII = {
     "horizontal": "-",
     "vertical": "|",
 }
-
-
-def flatten(values: Mapping[str, Any], delimiter: str = "/") -> dict[str, Any]:
-    """Flatten nested mappings: ``{"a": {"b": 1}}`` becomes ``{"a/b": 1}``."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Mapping) and value:
-            for sub_key, sub_value in flatten(value, delimiter).items():
-                flat[f"{key}{delimiter}{sub_key}"] = sub_value
-        else:
-            flat[str(key)] = value
-    return flat
-
-
-def lookup(values: Mapping[str, Any], key: str, delimiter: str = "/") -> Any:
-    """Return ``values[key]``, following ``delimiter`` into nested mappings; None if absent."""
-    if key in values:
-        return values[key]
-    node: Any = values
-    for part in key.split(delimiter):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def is_number(value: Any) -> bool:

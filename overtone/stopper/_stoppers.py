@@ -10,21 +10,14 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from overtone._dicts import lookup
 from overtone.stopper._base import Stopper
 
 _MISSING = object()
 
 
 def _lookup(result: Mapping[str, Any], key: str) -> Any:
-    """``result[key]``, where ``key`` may also be a path ``"a/b"`` into nested dicts."""
-    if key in result:
-        return result[key]
-    node: Any = result
-    for part in key.split("/"):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+    return lookup(result, key, _MISSING)
 
 
 def _flat_keys(result: Mapping[str, Any], prefix: str = "") -> list[str]:

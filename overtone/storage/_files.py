@@ -8,6 +8,8 @@ import json
 import os
 from typing import Any
 
+from overtone._dicts import flatten
+
 STATE_FILE = "experiment_state.json"
 FORMAT_VERSION = 1
 
@@ -40,20 +42,6 @@ def write_json_atomic(path: str, obj: Any) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def flatten(
-    d: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None, delimiter: str = "/"
-) -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a/b": 1}``."""
-    out = {} if out is None else out
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flatten(value, name + delimiter, out, delimiter)
-        else:
-            out[name] = value
-    return out
 
 
 class TrialRecorder:
