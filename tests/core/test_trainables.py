@@ -359,3 +359,17 @@ def test_log_to_file(tmp_path, executor, capfd, setting):
         assert f"to stderr {i}" in open(os.path.join(t.path, err)).read()
     captured = capfd.readouterr()
     assert "to stdout" not in captured.out and "to stderr" not in captured.err
+
+
+def test_with_resources_from_a_function_of_the_config(tmp_path):
+    trainable = tune.with_resources(pid_reporter, lambda config: {"cpu": 1, "gpu": config["g"]})
+    analysis = tune.run(
+        trainable, config={"g": tune.grid_search([0, 1, 2])},
+        storage_path=str(tmp_path), verbose=0,
+        executor=tune.LocalExecutor(num_cpus=3, num_gpus=2),
+    )
+    seen = {t.config["g"]: t.last_result["cuda"] for t in analysis.trials}
+    assert seen[0] == "" and seen[1] in {"0", "1"} and sorted(seen[2].split(",")) == ["0", "1"]
+    with pytest.raises(ValueError, match="3 GPUs of 2"):
+        tune.run(trainable, config={"g": 3}, storage_path=str(tmp_path), verbose=0,
+                 executor=tune.LocalExecutor(num_cpus=3, num_gpus=2))
