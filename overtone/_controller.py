@@ -78,6 +78,7 @@ class ExperimentSpec:
     restored: Any = None  # a RestoredExperiment to continue
     log_to_file: bool | str | tuple[str, str] = False
     reuse_actors: bool = True
+    remote: Any = None  # a RemoteSync mirroring the experiment to remote storage
 
 
 class _TrialsView(Sequence[FrozenTrial]):
@@ -386,6 +387,8 @@ class Controller:
             spec.executor.send_decision(trial.trial_id, decision.value)  # it goes on now
         assert trial.recorder is not None
         trial.recorder.write(result)
+        if spec.remote is not None:
+            spec.remote.notify(trial.path)
         if event.checkpoint_dirname:
             trial.checkpoints = [
                 c for c in trial.checkpoints if c["dirname"] != event.checkpoint_dirname
@@ -567,6 +570,14 @@ class Controller:
             for trial in self.trials.values():
                 trial.close()
             self._save_state(force=True)
+            if spec.remote is not None:
+                errors = spec.remote.close()
+                if errors:
+                    print(
+                        f"Warning: not all of the experiment reached {spec.remote.uri}; the "
+                        f"complete copy is in {spec.experiment_path}:\n  " + "\n  ".join(errors),
+                        file=sys.stderr,
+                    )
         for cb in spec.callbacks:
             cb.on_experiment_end(self._view)
         if spec.reporter is not None:
@@ -622,6 +633,8 @@ class Controller:
         }
         self._save_search_state()
         write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
+        if spec.remote is not None:
+            spec.remote.notify()
         self._last_state = time.time()
         self._dirty = False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -30,6 +31,7 @@ from overtone.search import BasicVariantGenerator, Searcher
 from overtone.search._variants import validate_space
 from overtone.stopper import make_stopper
 from overtone.storage._files import STATE_FILE
+from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir
 
 
 def trainable_name(trainable: Any) -> str:
@@ -66,15 +68,18 @@ def pickle_trainable(trainable: Any) -> bytes:
         ) from exc
 
 
-def resolve_storage(storage_path: str | None) -> str:
+def resolve_storage(storage_path: str | None, name: str) -> tuple[str, str | None]:
+    """Where the experiment is written here, and the remote URI it is mirrored to, if any.
+
+    A remote ``storage_path`` (``s3://bucket/prefix``, ``memory://``, ``gs://``) is written
+    to a local staging folder and mirrored there by a background thread.
+    """
     path = storage_path or os.environ.get("OVERTONE_STORAGE_PATH") or DEFAULT_STORAGE_PATH
-    if "://" in path and not path.startswith("file://"):
-        raise ValueError(
-            f"storage_path is {path!r}: this version of Overtone stores experiments on a local "
-            "or mounted path only; remote URIs (s3://, gs://) are not supported yet"
-        )
+    if is_remote(path):
+        uri = f"{path.rstrip('/')}/{name}"
+        return staging_dir(uri), uri
     path = path.removeprefix("file://")
-    return os.path.abspath(os.path.expanduser(path))
+    return os.path.join(os.path.abspath(os.path.expanduser(path)), name), None
 
 
 def execute(
@@ -119,7 +124,7 @@ def execute(
     )
 
     experiment_name = run_config.name or f"{name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
-    experiment_path = os.path.join(resolve_storage(run_config.storage_path), experiment_name)
+    experiment_path, remote_uri = resolve_storage(run_config.storage_path, experiment_name)
     scheduler.set_search_properties(
         metric, mode, experiment_path=experiment_path, seed=tune_config.seed
     )
@@ -138,6 +143,12 @@ def execute(
         )
     restored = None
     if resume is not None:
+        if remote_uri is not None:  # the remote copy is the truth: start from it
+            shutil.rmtree(experiment_path, ignore_errors=True)
+            try:
+                download(remote_uri, experiment_path, filesystem=run_config.storage_filesystem)
+            except ValueError:
+                pass  # nothing there yet: resume="AUTO" starts afresh, the others say so
         if can_restore(experiment_path):
             restored = restore_experiment(experiment_path, resume)
         elif not resume.auto:
@@ -180,6 +191,10 @@ def execute(
         stream=stream,
         restored=restored,
     )
+    if remote_uri is not None:
+        spec.remote = RemoteSync(
+            experiment_path, remote_uri, filesystem=run_config.storage_filesystem
+        ).start()
     controller = Controller(spec)
     controller.run()
     return experiment_path, controller._interrupted

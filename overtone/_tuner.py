@@ -13,6 +13,8 @@ from overtone._restore import TUNER_FILE, ResumeMode, can_restore
 from overtone._run import execute, validate_trainable
 from overtone.config import RunConfig, TuneConfig
 from overtone.search._variants import validate_space
+from overtone.storage._files import STATE_FILE
+from overtone.storage._remote import download, is_remote, resolve_filesystem, staging_dir
 
 
 class Tuner:
@@ -84,8 +86,11 @@ class Tuner:
         return cloudpickle.dumps(settings)
 
     @classmethod
-    def can_restore(cls, path: str) -> bool:
+    def can_restore(cls, path: str, storage_filesystem: Any = None) -> bool:
         """Whether ``path`` holds an experiment that ``Tuner.restore`` can continue."""
+        if is_remote(path):
+            fs, root = resolve_filesystem(path.rstrip("/"), storage_filesystem)
+            return bool(fs.exists(f"{root}/{STATE_FILE}"))
         return can_restore(path)
 
     @classmethod
@@ -97,6 +102,7 @@ class Tuner:
         resume_errored: bool = False,
         restart_errored: bool = False,
         param_space: dict[str, Any] | None = None,
+        storage_filesystem: Any = None,
     ) -> Tuner:
         """Continue an experiment that was stopped or crashed.
 
@@ -109,10 +115,17 @@ class Tuner:
         """
         from overtone.analysis import load_experiment_state
 
-        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-        load_experiment_state(path)  # a clear error when path is not an experiment
+        path = os.fspath(path)
+        if is_remote(path):
+            uri = path.rstrip("/")
+            local = download(uri, staging_dir(uri), filesystem=storage_filesystem)
+            storage_path, name = uri.rsplit("/", 1)
+        else:
+            local = path = os.path.abspath(os.path.expanduser(path))
+            storage_path, name = os.path.dirname(path), os.path.basename(path)
+        load_experiment_state(local)  # a clear error when path is not an experiment
         settings: dict[str, Any] = {}
-        tuner_file = os.path.join(path, TUNER_FILE)
+        tuner_file = os.path.join(local, TUNER_FILE)
         if os.path.exists(tuner_file):
             with open(tuner_file, "rb") as f:
                 settings = pickle.load(f)
@@ -124,10 +137,10 @@ class Tuner:
                     "Tuner.restore(path, trainable, param_space=...)"
                 )
         run_config = dataclasses.replace(
-            settings.get("run_config") or RunConfig(),
-            name=os.path.basename(path),
-            storage_path=os.path.dirname(path),
+            settings.get("run_config") or RunConfig(), name=name, storage_path=storage_path
         )
+        if storage_filesystem is not None:
+            run_config = dataclasses.replace(run_config, storage_filesystem=storage_filesystem)
         tuner = cls(
             trainable,
             param_space=param_space,

@@ -94,6 +94,9 @@ class RunConfig:
     Args:
         executor: an executor object (default: ``LocalExecutor()``, worker processes here).
         verbose: 0 silent, 1 experiment status, 2 + trial table, 3 + every result.
+        storage_path: a local path or an fsspec URI such as ``s3://bucket/prefix``.
+        storage_filesystem: an fsspec filesystem to reach a remote ``storage_path`` with
+            (e.g. ``s3fs.S3FileSystem(endpoint_url=...)``); default: from the URI.
     """
 
     name: str | None = None
@@ -106,6 +109,7 @@ class RunConfig:
     progress_reporter: Any = None
     log_to_file: bool | str | tuple[str, str] = False
     executor: Any = None
+    storage_filesystem: Any = None
 
     def __post_init__(self) -> None:
         if self.verbose is not None and self.verbose not in (0, 1, 2, 3):
