@@ -26,6 +26,7 @@ from overtone._restore import SEARCH_STATE_FILE
 from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_state import Trial
 from overtone.callbacks import Callback
+from overtone.callbacks._guard import CallbackList
 from overtone.config import CheckpointConfig, FailureConfig
 from overtone.executors._base import DoneEvent, Executor, ResultEvent
 from overtone.runtime._session import TrialInfo
@@ -79,6 +80,8 @@ class ExperimentSpec:
     log_to_file: bool | str | tuple[str, str] = False
     reuse_actors: bool = True
     remote: Any = None  # a RemoteSync mirroring the experiment to remote storage
+    default_loggers: bool = True  # progress.csv and TensorBoard files (result.json always)
+    callbacks_fail_fast: bool = False
 
 
 class _TrialsView(Sequence[FrozenTrial]):
@@ -121,6 +124,7 @@ class Controller:
         self._stream = spec.stream if spec.stream is not None else sys.stdout
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
         self._search_state_error: str | None = None
+        self._callbacks = _callbacks(spec)
         if spec.restored is not None:
             self._continue(spec.restored)
 
@@ -147,8 +151,7 @@ class Controller:
         spec = self.spec
         os.makedirs(spec.experiment_path, exist_ok=True)
         spec.executor.setup(f"{spec.trainable_name}-{self._prefix}", spec.trainable_blob)
-        for cb in spec.callbacks:
-            cb.setup(stop=spec.stopper, num_samples=spec.num_samples)
+        self._callbacks.setup(stop=spec.stopper, num_samples=spec.num_samples)
         self._save_state(force=True)
         try:
             while True:
@@ -317,7 +320,9 @@ class Controller:
                 f.write(dumps(trial.config))  # the state file holds the config too
             if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
                 self._rewind(trial)
-            trial.recorder = TrialRecorder(trial.path, fresh=not trial.runs)
+            trial.recorder = TrialRecorder(
+                trial.path, fresh=not trial.runs, csv=spec.default_loggers
+            )
         trial.runs += 1
         info = TrialInfo(
             trial_id=trial.trial_id,
@@ -342,10 +347,8 @@ class Controller:
         self._running.add(trial.trial_id)
         self._dirty = True
         self._iteration += 1
-        if spec.callbacks:
-            snap = trial.snapshot()
-            for cb in spec.callbacks:
-                cb.on_trial_start(self._iteration, self._view, snap)
+        if self._callbacks:
+            self._callbacks.on_trial_start(self._iteration, self._view, trial.snapshot())
 
     def _rewind(self, trial: Trial) -> None:
         iteration = trial.checkpoint_iteration()
@@ -404,12 +407,13 @@ class Controller:
             _require_metric(result, spec.searcher.metric, spec.searcher)
         spec.searcher.on_trial_result(trial.trial_id, result)
         self._iteration += 1
-        if spec.callbacks:
+        if self._callbacks:
             snap = trial.snapshot()
-            for cb in spec.callbacks:
-                cb.on_trial_result(self._iteration, self._view, snap, result)
-                if event.checkpoint_dirname:
-                    cb.on_checkpoint(self._iteration, self._view, snap, trial.latest_checkpoint())
+            self._callbacks.on_trial_result(self._iteration, self._view, snap, result)
+            if event.checkpoint_dirname:
+                self._callbacks.on_checkpoint(
+                    self._iteration, self._view, snap, trial.latest_checkpoint()
+                )
         if spec.verbose >= 3:
             from overtone.progress import format_trial_result_line
 
@@ -540,8 +544,8 @@ class Controller:
                 spec.scheduler.on_trial_error(snap)
             else:
                 spec.scheduler.on_trial_complete(snap, trial.last_result or None)
-        for cb in spec.callbacks:
-            hook = cb.on_trial_error if error else cb.on_trial_complete
+        if self._callbacks:
+            hook = self._callbacks.on_trial_error if error else self._callbacks.on_trial_complete
             hook(self._iteration, self._view, snap)
         if spec.verbose >= 2:
             from overtone.progress import format_trial_end_line
@@ -578,8 +582,7 @@ class Controller:
                         f"complete copy is in {spec.experiment_path}:\n  " + "\n  ".join(errors),
                         file=sys.stderr,
                     )
-        for cb in spec.callbacks:
-            cb.on_experiment_end(self._view)
+        self._callbacks.on_experiment_end(self._view)
         if spec.reporter is not None:
             snapshots = [t.snapshot() for t in self.trials.values()]
             spec.reporter.report(snapshots, True, *self._sys_info())
@@ -661,6 +664,28 @@ def _log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[s
     else:
         names = (setting[0], setting[1])
     return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
+
+
+def _callbacks(spec: ExperimentSpec) -> CallbackList:
+    """The user's callbacks, behind one guard, with TensorBoard's logger by default.
+
+    ``result.json`` and ``progress.csv`` are written by the controller itself: they are the
+    experiment's journal, rewound when a trial resumes from a checkpoint, so logger
+    callbacks of exactly those two classes are that journal and are not run twice.
+    """
+    from overtone.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+    from overtone.logger._tfevents import backend_available
+
+    journal = (JsonLoggerCallback, CSVLoggerCallback)
+    user = [cb for cb in spec.callbacks if type(cb) not in journal]
+    defaults: list[Callback] = []
+    if (
+        spec.default_loggers
+        and backend_available() is not None
+        and not any(isinstance(cb, TBXLoggerCallback) for cb in user)
+    ):
+        defaults.append(TBXLoggerCallback())
+    return CallbackList([*defaults, *user], fail_fast=spec.callbacks_fail_fast)
 
 
 def _iteration_of(checkpoint_dirname: str) -> int:

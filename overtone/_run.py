@@ -129,8 +129,8 @@ def execute(
         metric, mode, experiment_path=experiment_path, seed=tune_config.seed
     )
     verbose = default_verbose if run_config.verbose is None else run_config.verbose
-    stream = stream if stream is not None else sys.stdout
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
+    stream = stream if stream is not None else sys.stdout
     if reporter is not None:
         reporter.setup(
             total_samples=None, metric=metric, mode=mode, experiment_path=experiment_path
@@ -182,6 +182,8 @@ def execute(
         checkpoint_config=checkpoint_config,
         log_to_file=run_config.log_to_file,
         reuse_actors=tune_config.reuse_actors,
+        default_loggers=run_config.default_loggers,
+        callbacks_fail_fast=run_config.callbacks_fail_fast,
         callbacks=list(run_config.callbacks or []),
         reporter=reporter,
         verbose=verbose,

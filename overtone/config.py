@@ -97,6 +97,11 @@ class RunConfig:
         storage_path: a local path or an fsspec URI such as ``s3://bucket/prefix``.
         storage_filesystem: an fsspec filesystem to reach a remote ``storage_path`` with
             (e.g. ``s3fs.S3FileSystem(endpoint_url=...)``); default: from the URI.
+        default_loggers: write ``progress.csv`` and, when tensorboardX or TensorBoard is
+            installed, TensorBoard event files. ``result.json`` is always written: it is the
+            experiment's journal, which restore and analysis read.
+        callbacks_fail_fast: a callback that raises stops the experiment (default: it is
+            reported once with its traceback, and the experiment goes on).
     """
 
     name: str | None = None
@@ -110,6 +115,8 @@ class RunConfig:
     log_to_file: bool | str | tuple[str, str] = False
     executor: Any = None
     storage_filesystem: Any = None
+    default_loggers: bool = True
+    callbacks_fail_fast: bool = False
 
     def __post_init__(self) -> None:
         if self.verbose is not None and self.verbose not in (0, 1, 2, 3):

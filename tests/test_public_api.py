@@ -15,6 +15,7 @@ EXPECTED = {
     "Executor",
     "ExperimentAnalysis",
     "FailureConfig",
+    "JupyterNotebookReporter",
     "LocalExecutor",
     "MetricNotFoundError",
     "ProgressReporter",
@@ -31,10 +32,14 @@ EXPECTED = {
     "TuneContext",
     "TuneError",
     "Tuner",
+    "checkpoint_dir",
     "choice",
+    "create_scheduler",
+    "create_searcher",
     "get_checkpoint",
     "get_context",
     "grid_search",
+    "logger",
     "lograndint",
     "loguniform",
     "qlograndint",
@@ -57,7 +62,7 @@ EXPECTED = {
 
 
 def test_all_is_exactly_the_public_api():
-    assert set(tune.__all__) >= EXPECTED
+    assert set(tune.__all__) == EXPECTED
     for name in tune.__all__:
         assert getattr(tune, name) is not None, name
 

@@ -3,19 +3,20 @@
 ``CSVLoggerCallback``, ``JsonLoggerCallback`` and, when tensorboardX or TensorBoard is
 installed, ``TBXLoggerCallback`` run by default; :func:`default_logger_callbacks` says which
 to add to the user's callbacks. The MLflow and W&B integrations import their library only
-when used.
+when used (``pip install 'overtone[mlflow]'``, ``'overtone[wandb]'``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from overtone.callbacks._base import Callback
 from overtone.logger._base import LoggerCallback
 from overtone.logger._json_csv import CSVLoggerCallback, JsonLoggerCallback
+from overtone.logger._mlflow import MLflowLoggerCallback, setup_mlflow
 from overtone.logger._tensorboard import TBXLoggerCallback
 from overtone.logger._tfevents import backend_available
+from overtone.logger._wandb import WandbLoggerCallback, setup_wandb
 
 __all__ = [
     "CSVLoggerCallback",
@@ -28,13 +29,6 @@ __all__ = [
     "setup_mlflow",
     "setup_wandb",
 ]
-
-_LAZY = {
-    "MLflowLoggerCallback": "overtone.logger._mlflow",
-    "setup_mlflow": "overtone.logger._mlflow",
-    "WandbLoggerCallback": "overtone.logger._wandb",
-    "setup_wandb": "overtone.logger._wandb",
-}
 
 
 def default_logger_callbacks(user_callbacks: Iterable[Callback] | None = None) -> list[Callback]:
@@ -53,12 +47,3 @@ def default_logger_callbacks(user_callbacks: Iterable[Callback] | None = None) -
     if backend_available() is not None:
         wanted.append(TBXLoggerCallback)
     return [cls() for cls in wanted if not any(isinstance(cb, cls) for cb in given)]
-
-
-def __getattr__(name: str) -> Any:
-    # MLflow and W&B modules are small, but keep `import overtone` free of their look-ups.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,22 +1,24 @@
 """The file loggers: ``result.json`` (one JSON line per result) and ``progress.csv``.
 
 Both keep one open file per running trial, flush it after each result (a crash loses at
-most a torn last line, which readers drop) and close it when the trial ends. A trial that
-starts again, in this process or after a restore, appends to its files.
+most a torn last line, which readers drop) and close it when the trial ends. Each start of a
+trial (the first, or again after a pause, a failure or a restore) opens its file anew in
+append mode, so whoever prepares the trial's folder before the start (truncating the files
+of a fresh trial, rewinding them to a checkpoint) is followed.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import os
 from typing import IO, Any
 
 import cloudpickle
 
+from overtone._dicts import flatten
 from overtone._trial import FrozenTrial
 from overtone.logger._base import LoggerCallback
-from overtone.storage._files import dumps, flatten, write_json_atomic
+from overtone.storage._files import dumps, write_json_atomic
 
 EXPR_PARAM_FILE = "params.json"
 EXPR_PARAM_PICKLE_FILE = "params.pkl"
@@ -63,8 +65,7 @@ class JsonLoggerCallback(_PerTrialFiles):
     filename = EXPR_RESULT_FILE
 
     def log_trial_start(self, trial: FrozenTrial) -> None:
-        if trial.trial_id in self._files:  # restarted in this process: the file is open
-            return
+        self._close(trial.trial_id)
         os.makedirs(trial.path, exist_ok=True)
         write_json_atomic(os.path.join(trial.path, EXPR_PARAM_FILE), trial.config)
         try:
@@ -87,48 +88,46 @@ class CSVLoggerCallback(_PerTrialFiles):
 
     Nested results are flattened with ``/`` (``{"a": {"b": 1}}`` is column ``a/b``) and the
     config is left out. The columns are those of the trial's first result: keys that appear
-    only later are not written. A trial that starts again keeps the file's header.
+    only later are not written, keys missing later are empty. A trial that starts again
+    keeps the file's header.
     """
 
     filename = EXPR_PROGRESS_FILE
 
     def __init__(self) -> None:
         super().__init__()
-        self._writers: dict[str, csv.DictWriter[str]] = {}
+        self._writers: dict[str, Any] = {}
+        self._headers: dict[str, list[str]] = {}
 
     def log_trial_start(self, trial: FrozenTrial) -> None:
-        if trial.trial_id not in self._files:
-            self._open(trial)
+        self._close(trial.trial_id)
+        self._open(trial)
 
     def _open(self, trial: FrozenTrial) -> IO[str]:
         f = super()._open(trial)
+        self._writers[trial.trial_id] = csv.writer(f)
         if f.tell() > 0:  # appending after a restart: reuse the header already there
             with open(f.name, encoding="utf-8", newline="") as old:
                 header = next(csv.reader([old.readline()]), None)
             if header:
-                self._writers[trial.trial_id] = csv.DictWriter(
-                    f, header, extrasaction="ignore"
-                )
+                self._headers[trial.trial_id] = header
         return f
 
     def log_trial_result(self, iteration: int, trial: FrozenTrial, result: dict[str, Any]) -> None:
         trial_id = trial.trial_id
         f = self._files.get(trial_id) or self._open(trial)
-        row = flatten({k: v for k, v in result.items() if k != "config"})
-        writer = self._writers.get(trial_id)
-        if writer is None:
-            writer = csv.DictWriter(f, list(row), extrasaction="ignore")
-            writer.writeheader()
-            self._writers[trial_id] = writer
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        row = {k: v for k, v in result.items() if k != "config"}
+        if any(type(v) is dict for v in row.values()):
+            row = flatten(row)
+        writer = self._writers[trial_id]
+        header = self._headers.get(trial_id)
+        if header is None:
+            header = self._headers[trial_id] = list(row)
+            writer.writerow(header)
+        writer.writerow([row.get(k, "") for k in header])
         f.flush()
 
     def _close(self, trial_id: str) -> None:
         self._writers.pop(trial_id, None)
+        self._headers.pop(trial_id, None)
         super()._close(trial_id)
-
-
-def _csv_value(value: Any) -> Any:
-    if type(value) is float and math.isnan(value):
-        return "nan"
-    return value

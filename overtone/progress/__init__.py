@@ -1,5 +1,6 @@
 """Progress output (``overtone.tune.CLIReporter``, ``ProgressReporter``) and verbosity levels."""
 
+from overtone.progress._notebook import JupyterNotebookReporter
 from overtone.progress._reporter import (
     CLIReporter,
     ProgressReporter,
@@ -14,6 +15,7 @@ from overtone.progress._table import (
 
 __all__ = [
     "CLIReporter",
+    "JupyterNotebookReporter",
     "ProgressReporter",
     "TrialProgressPrinter",
     "final_summary",

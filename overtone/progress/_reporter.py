@@ -484,6 +484,10 @@ def make_reporter(
         return reporter
     if verbose == 1:
         return _SummaryReporter(stream=stream)
+    from overtone.progress._notebook import JupyterNotebookReporter, in_notebook
+
+    if stream is None and in_notebook():  # a notebook gets an HTML table updated in place
+        return JupyterNotebookReporter()
     return CLIReporter(stream=stream)
 
 

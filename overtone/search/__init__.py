@@ -3,6 +3,7 @@
 from overtone.search._base import Searcher
 from overtone.search._basic_variant import BasicVariantGenerator
 from overtone.search._concurrency import ConcurrencyLimiter
+from overtone.search._repeater import Repeater
 from overtone.search._sample import (
     Categorical,
     Domain,
@@ -34,6 +35,7 @@ __all__ = [
     "Function",
     "Integer",
     "Normal",
+    "Repeater",
     "Searcher",
     "choice",
     "grid_search",

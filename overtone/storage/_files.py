@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import csv as _csv
 import io
 import json
 import os
@@ -51,20 +51,25 @@ class TrialRecorder:
     (which readers drop). The CSV columns are fixed by the first result, as in Ray Tune.
     """
 
-    def __init__(self, trial_dir: str, fresh: bool = False) -> None:
+    def __init__(self, trial_dir: str, fresh: bool = False, csv: bool = True) -> None:
         mode = "w" if fresh else "a"
         self._json = open(os.path.join(trial_dir, "result.json"), mode, encoding="utf-8")
+        self._header: list[str] | None = None
+        self._csv_file: Any = None
+        if not csv:
+            return
         csv_path = os.path.join(trial_dir, "progress.csv")
         self._csv_file = open(csv_path, mode, encoding="utf-8", newline="")
-        self._csv = csv.writer(self._csv_file)
-        self._header: list[str] | None = None
+        self._csv = _csv.writer(self._csv_file)
         if self._csv_file.tell() != 0:  # appending after a restart: keep the existing header
             with open(csv_path, encoding="utf-8", newline="") as f:
-                self._header = next(csv.reader(io.StringIO(f.readline())), None)
+                self._header = next(_csv.reader(io.StringIO(f.readline())), None)
 
     def write(self, result: dict[str, Any]) -> None:
         self._json.write(_ENCODER.encode(result) + "\n")
         self._json.flush()
+        if self._csv_file is None:
+            return
         if any(type(v) is dict for v in result.values()):
             row = flatten({k: v for k, v in result.items() if k != "config"})
         else:
@@ -77,7 +82,8 @@ class TrialRecorder:
 
     def close(self) -> None:
         self._json.close()
-        self._csv_file.close()
+        if self._csv_file is not None:
+            self._csv_file.close()
 
 
 def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
@@ -97,7 +103,7 @@ def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
     csv_path = os.path.join(trial_dir, "progress.csv")
     if os.path.exists(csv_path):
         with open(csv_path, encoding="utf-8", newline="") as f:
-            table = list(csv.reader(f))
+            table = list(_csv.reader(f))
         if table:
             header, body = table[0], table[1:]
             col = header.index("training_iteration") if "training_iteration" in header else None
@@ -107,7 +113,7 @@ def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
                 if col is not None and len(row) == len(header) and _as_int(row[col]) <= iteration
             ]
             out = io.StringIO()
-            writer = csv.writer(out)
+            writer = _csv.writer(out)
             writer.writerow(header)
             writer.writerows(keep if kept else [])
             _replace(csv_path, out.getvalue() if kept else "")

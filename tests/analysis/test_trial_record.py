@@ -19,7 +19,8 @@ def records(experiment: str) -> dict[str, TrialRecord]:
 
 def test_flatten_dict() -> None:
     nested = {"a": 1, "b": {"c": 2, "d": {"e": [3]}}, "f": {}}
-    assert flatten_dict(nested) == {"a": 1, "b/c": 2, "b/d/e": [3]}
+    # An empty nested dict stays a value (as in progress.csv and the progress table).
+    assert flatten_dict(nested) == {"a": 1, "b/c": 2, "b/d/e": [3], "f": {}}
 
 
 def test_read_results_skips_torn_last_line(tmp_path: Path) -> None:

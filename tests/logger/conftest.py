@@ -13,8 +13,11 @@ from overtone._trial import FrozenTrial, Resources, TrialStatus
 def make_trial(tmp_path) -> Callable[..., FrozenTrial]:
     """A snapshot of a trial whose folder is under tmp_path/exp."""
 
-    def make(index: int = 0, config: dict[str, Any] | None = None,
-             status: TrialStatus = TrialStatus.RUNNING) -> FrozenTrial:
+    def make(
+        index: int = 0,
+        config: dict[str, Any] | None = None,
+        status: TrialStatus = TrialStatus.RUNNING,
+    ) -> FrozenTrial:
         trial_id = f"abcde_{index:05d}"
         return FrozenTrial(
             trial_id=trial_id,

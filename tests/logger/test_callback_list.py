@@ -78,8 +78,16 @@ def test_a_raising_callback_is_reported_once_and_the_others_go_on(make_trial):
     broken, after = Broken(), Recorder()
     callbacks = CallbackList([broken, after], stream=stream)
     _run_hooks(callbacks, make_trial(), results=3)
-    assert after.events == ["setup", "start", "result", "result", "result", "checkpoint",
-                            "complete", "end"]
+    assert after.events == [
+        "setup",
+        "start",
+        "result",
+        "result",
+        "result",
+        "checkpoint",
+        "complete",
+        "end",
+    ]
     assert broken.calls == 3
     text = stream.getvalue()
     assert text.count("Traceback (most recent call last)") == 1
@@ -90,8 +98,9 @@ def test_a_raising_callback_is_reported_once_and_the_others_go_on(make_trial):
     assert callbacks.errors == {(0, "on_trial_result"): 3}
 
 
-@pytest.mark.parametrize("hook", ["setup", "on_trial_start", "on_trial_complete",
-                                  "on_experiment_end"])
+@pytest.mark.parametrize(
+    "hook", ["setup", "on_trial_start", "on_trial_complete", "on_experiment_end"]
+)
 def test_every_hook_is_guarded(make_trial, hook):
     stream = io.StringIO()
     after = Recorder()
@@ -147,8 +156,12 @@ def test_a_run_survives_a_raising_callback(tmp_path, executor):
     stream = io.StringIO()
     recorder = Recorder()
     analysis = tune.run(
-        steady, config={"x": tune.grid_search([1, 2])}, storage_path=str(tmp_path), verbose=0,
-        executor=executor, callbacks=[CallbackList([Broken(), recorder], stream=stream)],
+        steady,
+        config={"x": tune.grid_search([1, 2])},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        callbacks=[CallbackList([Broken(), recorder], stream=stream)],
     )
     assert all(str(t.status) == "TERMINATED" for t in analysis.trials)
     assert recorder.events.count("result") == 8

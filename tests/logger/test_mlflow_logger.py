@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-
 from importlib.util import find_spec
 
 import pytest
@@ -56,11 +55,20 @@ def sweep(config):
 
 
 def test_ten_trials_make_ten_runs_with_params_and_histories(tmp_path, executor, sqlite_uri):
-    callback = MLflowLoggerCallback(tracking_uri=sqlite_uri, experiment_name="ten",
-                                    tags={"team": "search"})
+    callback = MLflowLoggerCallback(
+        tracking_uri=sqlite_uri, experiment_name="ten", tags={"team": "search"}
+    )
     space = {"x": tune.grid_search(list(range(1, 11))), "opt": {"name": "adam", "lr": 0.01}}
-    analysis = tune.run(sweep, name="exp", config=space, storage_path=str(tmp_path), verbose=0,
-                        executor=executor, raise_on_failed_trial=False, callbacks=[callback])
+    analysis = tune.run(
+        sweep,
+        name="exp",
+        config=space,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        raise_on_failed_trial=False,
+        callbacks=[callback],
+    )
     client, runs = _runs(sqlite_uri, "ten")
     assert len(runs) == 10
     names = {t.trial_name: t for t in analysis.trials}
@@ -82,11 +90,16 @@ def test_ten_trials_make_ten_runs_with_params_and_histories(tmp_path, executor, 
 def test_file_store_with_artifacts(tmp_path, executor, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 asks for this opt-in
     uri = (tmp_path / "mlruns").as_uri()
-    callback = MLflowLoggerCallback(tracking_uri=uri, experiment_name="files",
-                                    save_artifact=True)
-    tune.run(sweep, name="exp", config={"x": tune.grid_search([1, 2])},
-             storage_path=str(tmp_path / "results"), verbose=0, executor=executor,
-             callbacks=[callback])
+    callback = MLflowLoggerCallback(tracking_uri=uri, experiment_name="files", save_artifact=True)
+    tune.run(
+        sweep,
+        name="exp",
+        config={"x": tune.grid_search([1, 2])},
+        storage_path=str(tmp_path / "results"),
+        verbose=0,
+        executor=executor,
+        callbacks=[callback],
+    )
     client, runs = _runs(uri, "files")
     assert len(runs) == 2
     for run in runs:
@@ -97,8 +110,13 @@ def test_file_store_with_artifacts(tmp_path, executor, monkeypatch):
 
 
 def inside(config):
-    mlflow_module = setup_mlflow(config, tracking_uri=config["uri"], experiment_name="inside",
-                                 create_experiment_if_not_exists=True, tags={"source": "trial"})
+    mlflow_module = setup_mlflow(
+        config,
+        tracking_uri=config["uri"],
+        experiment_name="inside",
+        create_experiment_if_not_exists=True,
+        tags={"source": "trial"},
+    )
     for step in range(3):
         mlflow_module.log_metric("inner_loss", config["x"] / (step + 1), step=step)
         tune.report({"loss": config["x"] / (step + 1)})
@@ -106,8 +124,13 @@ def inside(config):
 
 def test_setup_mlflow_inside_the_trainable(tmp_path, executor, sqlite_uri):
     # Three trials on two workers: one worker runs two trials, one run after the other.
-    analysis = tune.run(inside, config={"x": tune.grid_search([1, 2, 3]), "uri": sqlite_uri},
-                        storage_path=str(tmp_path), verbose=0, executor=executor)
+    analysis = tune.run(
+        inside,
+        config={"x": tune.grid_search([1, 2, 3]), "uri": sqlite_uri},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     client, runs = _runs(sqlite_uri, "inside")
     trials = {t.trial_name: t for t in analysis.trials}
     assert {r.info.run_name for r in runs} == set(trials)
@@ -117,7 +140,8 @@ def test_setup_mlflow_inside_the_trainable(tmp_path, executor, sqlite_uri):
         assert run.data.tags["source"] == "trial"
         assert run.data.tags["trial_id"] == trials[run.info.run_name].trial_id
         assert _history(client, run, "inner_loss") == [
-            (s, pytest.approx(x / (s + 1))) for s in range(3)]
+            (s, pytest.approx(x / (s + 1))) for s in range(3)
+        ]
         assert run.info.status == "FINISHED"  # ended when its trial ended
 
 
@@ -129,8 +153,14 @@ def test_setup_mlflow_refuses_a_missing_experiment(sqlite_uri):
 def test_a_failing_store_does_not_stop_the_experiment(tmp_path, executor):
     stream = io.StringIO()
     callback = MLflowLoggerCallback(tracking_uri="unknown-scheme://nowhere")
-    analysis = tune.run(sweep, config={"x": 1}, storage_path=str(tmp_path), verbose=0,
-                        executor=executor, callbacks=[CallbackList([callback], stream=stream)])
+    analysis = tune.run(
+        sweep,
+        config={"x": 1},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        callbacks=[CallbackList([callback], stream=stream)],
+    )
     assert str(analysis.trials[0].status) == "TERMINATED"
     assert "MLflowLoggerCallback.setup raised an exception" in stream.getvalue()
     assert "could not be set up" in stream.getvalue()
@@ -147,10 +177,25 @@ def mlflow_server(tmp_path):
     port = _free_port()
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -180,9 +225,14 @@ def mlflow_server(tmp_path):
 
 def test_through_a_real_mlflow_server(tmp_path, executor, mlflow_server):
     callback = MLflowLoggerCallback(tracking_uri=mlflow_server, experiment_name="served")
-    analysis = tune.run(sweep, config={"x": tune.grid_search([1, 2, 3])},
-                        storage_path=str(tmp_path), verbose=0, executor=executor,
-                        callbacks=[callback])
+    analysis = tune.run(
+        sweep,
+        config={"x": tune.grid_search([1, 2, 3])},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        callbacks=[callback],
+    )
     client, runs = _runs(mlflow_server, "served")
     assert {r.info.run_name for r in runs} == {t.trial_name for t in analysis.trials}
     for run in runs:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 from overtone import tune
-from overtone.logger import TBXLoggerCallback
-from overtone.logger import _tfevents
+from overtone.logger import TBXLoggerCallback, _tfevents
 
 pytest.importorskip("tensorboard")
 
@@ -48,16 +50,22 @@ def _session_groups(logdir: str):
     mux.AddRunsFromDirectory(logdir)
     mux.Reload()
     tb = base_plugin.TBContext(
-        logdir=logdir, multiplexer=mux,
+        logdir=logdir,
+        multiplexer=mux,
         data_provider=data_provider.MultiplexerDataProvider(mux, logdir),
     )
     context = backend_context.Context(tb)
     ctx = tb_context.RequestContext()
     experiment = get_experiment.Handler(ctx, context, "", api_pb2.GetExperimentRequest()).run()
     request = api_pb2.ListSessionGroupsRequest(
-        allowed_statuses=[api_pb2.STATUS_SUCCESS, api_pb2.STATUS_FAILURE,
-                          api_pb2.STATUS_RUNNING, api_pb2.STATUS_UNKNOWN],
-        start_index=0, slice_size=100,
+        allowed_statuses=[
+            api_pb2.STATUS_SUCCESS,
+            api_pb2.STATUS_FAILURE,
+            api_pb2.STATUS_RUNNING,
+            api_pb2.STATUS_UNKNOWN,
+        ],
+        start_index=0,
+        slice_size=100,
     )
     groups = list_session_groups.Handler(ctx, context, "", request).run()
     return experiment, groups
@@ -70,21 +78,34 @@ def ten_trials(config):
     for step in range(1, STEPS + 1):
         if config["x"] == 10 and step == 4:
             raise RuntimeError("trial 10 fails on purpose")
-        tune.report({
-            "loss": config["x"] / step,
-            "eval": {"acc": step / 10, "f1": np.float32(0.5)},
-            "weights": [1.0, 2.0, float(step)],
-            "note": "not a number",
-            "converged": step == STEPS,
-        })
+        tune.report(
+            {
+                "loss": config["x"] / step,
+                "eval": {"acc": step / 10, "f1": np.float32(0.5)},
+                "weights": [1.0, 2.0, float(step)],
+                "note": "not a number",
+                "converged": step == STEPS,
+            }
+        )
 
 
 def test_ten_trials_show_scalars_and_hparams_sessions(tmp_path, executor):
-    space = {"x": tune.grid_search(list(range(1, 11))), "opt": {"name": "sgd", "momentum": 0.9},
-             "layers": [64, 32], "use_bn": True}
-    analysis = tune.run(ten_trials, name="exp", config=space, storage_path=str(tmp_path),
-                        verbose=0, executor=executor, raise_on_failed_trial=False,
-                        callbacks=[TBXLoggerCallback()])
+    space = {
+        "x": tune.grid_search(list(range(1, 11))),
+        "opt": {"name": "sgd", "momentum": 0.9},
+        "layers": [64, 32],
+        "use_bn": True,
+    }
+    analysis = tune.run(
+        ten_trials,
+        name="exp",
+        config=space,
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        raise_on_failed_trial=False,
+        callbacks=[TBXLoggerCallback()],
+    )
     assert len(analysis.trials) == 10
     for trial in analysis.trials:
         files = [f for f in os.listdir(trial.path) if "tfevents" in f]
@@ -96,19 +117,32 @@ def test_ten_trials_show_scalars_and_hparams_sessions(tmp_path, executor):
         assert [e.step for e in loss] == list(range(1, steps + 1))
         assert [e.value for e in loss] == pytest.approx([x / s for s in range(1, steps + 1)])
         assert [e.value for e in acc.Scalars("eval/acc")] == pytest.approx(
-            [s / 10 for s in range(1, steps + 1)])
+            [s / 10 for s in range(1, steps + 1)]
+        )
         assert acc.Scalars("eval/f1")[0].value == 0.5
         assert acc.Scalars("training_iteration")[-1].value == steps
         scalar_tags = set(acc.Tags()["scalars"])
         assert {"time_total_s", "time_this_iter_s", "converged"} <= scalar_tags
-        assert not scalar_tags & {"note", "pid", "timestamp", "trial_id", "done", "date",
-                                  "hostname", "config/x", "node_ip"}
+        assert not scalar_tags & {
+            "note",
+            "pid",
+            "timestamp",
+            "trial_id",
+            "done",
+            "date",
+            "hostname",
+            "config/x",
+            "node_ip",
+        }
         histogram = acc.Histograms("weights")[-1]
         assert histogram.step == steps and histogram.histogram_value.max == steps
 
         data = _hparams(acc)
-        assert set(data) == {"_hparams_/experiment", "_hparams_/session_start_info",
-                             "_hparams_/session_end_info"}
+        assert set(data) == {
+            "_hparams_/experiment",
+            "_hparams_/session_start_info",
+            "_hparams_/session_end_info",
+        }
         start = data["_hparams_/session_start_info"].session_start_info
         assert start.hparams["x"].number_value == x
         assert start.hparams["opt/name"].string_value == "sgd"
@@ -117,7 +151,12 @@ def test_ten_trials_show_scalars_and_hparams_sessions(tmp_path, executor):
         assert start.hparams["use_bn"].bool_value is True
         experiment = data["_hparams_/experiment"].experiment
         assert {h.name for h in experiment.hparam_infos} == {
-            "x", "opt/name", "opt/momentum", "layers", "use_bn"}
+            "x",
+            "opt/name",
+            "opt/momentum",
+            "layers",
+            "use_bn",
+        }
         metrics = {m.name.tag for m in experiment.metric_infos}
         assert {"loss", "eval/acc", "training_iteration"} <= metrics
         assert "time_this_iter_s" not in metrics
@@ -141,20 +180,38 @@ def test_ten_trials_show_scalars_and_hparams_sessions(tmp_path, executor):
         assert session.status == expected
 
 
-def test_tensorboard_protos_write_the_same_hparams(make_trial, make_result):
+def test_a_trial_running_at_the_end_gets_an_unknown_outcome(make_trial, make_result):
     trial = make_trial(config={"lr": 0.5, "act": "relu"})
-    cb = TBXLoggerCallback(backend="tensorboard")
+    cb = TBXLoggerCallback()
     cb.on_trial_start(1, [trial], trial)
     cb.on_trial_result(2, [trial], trial, make_result(1, loss=2.0))
-    cb.on_experiment_end([trial])  # still running: its session ends with an unknown status
+    cb.on_experiment_end([trial])  # for example after Ctrl-C
     acc = _accumulator(trial.path)
     assert acc.Scalars("loss")[0].value == 2.0
     data = _hparams(acc)
-    assert data["_hparams_/session_start_info"].session_start_info.hparams["act"].string_value \
-        == "relu"
+    hparams = data["_hparams_/session_start_info"].session_start_info.hparams
+    assert hparams["act"].string_value == "relu" and hparams["lr"].number_value == 0.5
     assert data["_hparams_/session_end_info"].session_end_info.status == api_pb2.STATUS_UNKNOWN
-    with pytest.raises(ValueError, match="backend is 'nope'"):
-        TBXLoggerCallback(backend="nope")._pb()
+
+
+def test_writing_imports_no_tensorboard_library(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys
+        from overtone._trial import FrozenTrial, Resources, TrialStatus
+        from overtone.logger import TBXLoggerCallback
+
+        t = FrozenTrial("t1", "train_t1", {{"lr": 0.1}}, TrialStatus.RUNNING, {{}},
+                        {str(tmp_path / "t1")!r}, Resources())
+        cb = TBXLoggerCallback()
+        cb.on_trial_start(1, [t], t)
+        cb.on_trial_result(2, [t], t, {{"loss": 1.0, "training_iteration": 1}})
+        cb.on_trial_complete(3, [t], t)
+        print(sorted(m for m in ("tensorboardX", "tensorboard", "google.protobuf")
+                     if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert _accumulator(str(tmp_path / "t1")).Scalars("loss")[0].value == 1.0
 
 
 def test_a_restarted_trial_keeps_writing_the_same_file(make_trial, make_result):
@@ -172,8 +229,16 @@ def test_a_restarted_trial_keeps_writing_the_same_file(make_trial, make_result):
 def test_odd_values_do_not_break_the_file(make_trial, make_result):
     trial = make_trial(config={"fn": len, "obj": object, "none": None, "empty": {}})
     cb = TBXLoggerCallback()
-    big = make_result(1, huge=1e300, neg=-1e300, nan=float("nan"), big_int=2**70,
-                      empty_list=[], strings=["a", "b"], np_int=np.int64(3))
+    big = make_result(
+        1,
+        huge=1e300,
+        neg=-1e300,
+        nan=float("nan"),
+        big_int=2**70,
+        empty_list=[],
+        strings=["a", "b"],
+        np_int=np.int64(3),
+    )
     cb.on_trial_result(1, [trial], trial, big)
     cb.on_trial_complete(2, [trial], trial)
     acc = _accumulator(trial.path)
@@ -192,11 +257,15 @@ def test_hand_encoded_events_parse_as_protobuf():
     from tensorboardX.proto.event_pb2 import Event
 
     data = _tfevents.ScalarEncoder().encode(
-        2**40, {"a": 1.5, "nested/ü": -2.0, "x" * 200: 3.0}, 1234.5)
+        2**40, {"a": 1.5, "nested/ü": -2.0, "x" * 200: 3.0}, 1234.5
+    )
     event = Event.FromString(data)
     assert event.step == 2**40 and event.wall_time == 1234.5
     assert {v.tag: v.simple_value for v in event.summary.value} == {
-        "a": 1.5, "nested/ü": -2.0, "x" * 200: 3.0}
+        "a": 1.5,
+        "nested/ü": -2.0,
+        "x" * 200: 3.0,
+    }
     assert Event.FromString(_tfevents.ScalarEncoder().encode(-1, {}, 0.0)).step == -1
 
 
@@ -204,8 +273,9 @@ def test_crc32c_matches_the_standard():
     # RFC 3720's check value, and the native implementation where one is installed.
     assert _tfevents.crc32c_python(b"123456789") == 0xE3069283
     assert _tfevents.crc32c_python(b"") == 0
-    data = bytes(range(256)) * 5 + b"odd"
-    assert _tfevents.crc32c_python(data) == _tfevents.crc32c(data)
+    for length in (1, 2, 3, 4, 5, 7, 8, 1283):
+        data = (bytes(range(256)) * 6)[:length]
+        assert _tfevents.crc32c_python(data) == _tfevents.crc32c(data), length
 
 
 def test_records_are_framed_for_tensorflow(tmp_path):
@@ -214,7 +284,7 @@ def test_records_are_framed_for_tensorflow(tmp_path):
     events.close()
     raw = open(events.path, "rb").read()
     (length,) = struct.unpack("<Q", raw[:8])
-    first = raw[12:12 + length]
+    first = raw[12 : 12 + length]
     assert struct.unpack("<I", raw[8:12])[0] == _tfevents.masked_crc32c(raw[:8])
     assert b"brain.Event:2" in first
     assert raw.endswith(b"payload" + struct.pack("<I", _tfevents.masked_crc32c(b"payload")))

@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import tempfile
+import time
 from importlib.util import find_spec
 
 import pytest
@@ -23,9 +24,13 @@ def offline(tmp_path, monkeypatch) -> str:
     root = tmp_path / "wandb-root"
     root.mkdir()
     for name, value in {
-        "WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true",
-        "WANDB_CONSOLE": "off", "WANDB_CONFIG_DIR": str(root / "config"),
-        "WANDB_CACHE_DIR": str(root / "cache"), "WANDB_DATA_DIR": str(root / "data"),
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": str(root),
+        "WANDB_SILENT": "true",
+        "WANDB_CONSOLE": "off",
+        "WANDB_CONFIG_DIR": str(root / "config"),
+        "WANDB_CACHE_DIR": str(root / "cache"),
+        "WANDB_DATA_DIR": str(root / "data"),
         "WANDB_DISABLE_GIT": "true",
     }.items():
         monkeypatch.setenv(name, value)
@@ -34,7 +39,20 @@ def offline(tmp_path, monkeypatch) -> str:
 
 
 def read_run(root: str, run_id: str) -> dict:
-    """The records of one offline run: its run record, config updates, history, exit."""
+    """The records of one offline run: its run record, config updates, history, exit.
+
+    W&B's service may still be writing the file when ``finish()`` has returned: wait (a
+    bounded time) for the exit record.
+    """
+    deadline = time.monotonic() + 15
+    while True:
+        run = _read_records(root, run_id)
+        if run["exit"] is not None or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
+
+
+def _read_records(root: str, run_id: str) -> dict:
     from wandb.proto import wandb_internal_pb2
 
     (path,) = glob.glob(os.path.join(root, "wandb", f"offline-run-*-{run_id}", "*.wandb"))
@@ -46,8 +64,8 @@ def read_run(root: str, run_id: str) -> dict:
         if block - pos % block < 7:
             pos += block - pos % block
             continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        chunk = data[pos + 7:pos + 7 + length]
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunk = data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind == 1:
             records.append(chunk)
@@ -63,15 +81,18 @@ def read_run(root: str, run_id: str) -> dict:
         kind = record.WhichOneof("record_type")
         if kind == "run":
             out["run"] = record.run
-            out["config"].update({i.key: json.loads(i.value_json)
-                                  for i in record.run.config.update})
+            out["config"].update(
+                {i.key: json.loads(i.value_json) for i in record.run.config.update}
+            )
         elif kind == "config":
             out["config"].update({i.key: json.loads(i.value_json) for i in record.config.update})
         elif kind == "history":
-            out["history"].append({
-                "/".join(i.nested_key) if i.nested_key else i.key: json.loads(i.value_json)
-                for i in record.history.item
-            })
+            out["history"].append(
+                {
+                    "/".join(i.nested_key) if i.nested_key else i.key: json.loads(i.value_json)
+                    for i in record.history.item
+                }
+            )
         elif kind == "exit":
             out["exit"] = record.exit.exit_code
         elif kind == "artifact":
@@ -83,8 +104,11 @@ def with_checkpoint(config):
     for step in range(1, 4):
         if config["x"] == 3 and step == 3:
             raise RuntimeError("trial 3 fails on purpose")
-        metrics = {"loss": config["x"] / step, "eval": {"acc": step / 10, "f1": 0.5},
-                   "note": "text"}
+        metrics = {
+            "loss": config["x"] / step,
+            "eval": {"acc": step / 10, "f1": 0.5},
+            "note": "text",
+        }
         if step == 2:
             with tempfile.TemporaryDirectory() as d:
                 open(os.path.join(d, "weights.txt"), "w").write(str(step))
@@ -94,11 +118,19 @@ def with_checkpoint(config):
 
 
 def test_a_run_per_trial_with_config_history_and_outcome(tmp_path, offline, executor):
-    callback = WandbLoggerCallback(project="proj", excludes=["eval/f1"], log_config=True,
-                                   upload_checkpoints=True)
-    analysis = tune.run(with_checkpoint, name="exp", config={"x": tune.grid_search([1, 2, 3])},
-                        storage_path=str(tmp_path), verbose=0, executor=executor,
-                        raise_on_failed_trial=False, callbacks=[callback])
+    callback = WandbLoggerCallback(
+        project="proj", excludes=["eval/f1"], log_config=True, upload_checkpoints=True
+    )
+    analysis = tune.run(
+        with_checkpoint,
+        name="exp",
+        config={"x": tune.grid_search([1, 2, 3])},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+        raise_on_failed_trial=False,
+        callbacks=[callback],
+    )
     for trial in analysis.trials:
         x = trial.config["x"]
         run = read_run(offline, trial.trial_id)
@@ -127,15 +159,20 @@ def inside(config):
 
 
 def test_setup_wandb_inside_the_trainable(tmp_path, offline, executor):
-    analysis = tune.run(inside, name="exp", config={"x": tune.grid_search([1, 2])},
-                        storage_path=str(tmp_path), verbose=0, executor=executor)
+    analysis = tune.run(
+        inside,
+        name="exp",
+        config={"x": tune.grid_search([1, 2])},
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=executor,
+    )
     for trial in analysis.trials:
         run = read_run(offline, trial.trial_id)
         assert run["run"].display_name == trial.trial_name
         assert run["run"].run_group == "exp" and run["run"].project == "inside"
         assert run["config"]["x"] == trial.config["x"]
-        assert [row["inner"] for row in run["history"]] == [trial.config["x"] * s
-                                                            for s in (1, 2)]
+        assert [row["inner"] for row in run["history"]] == [trial.config["x"] * s for s in (1, 2)]
         assert run["exit"] == 0  # finished when the trial ended
 
 

@@ -596,6 +596,7 @@ def test_public_names() -> None:
 
     assert sorted(overtone.progress.__all__) == [
         "CLIReporter",
+        "JupyterNotebookReporter",
         "ProgressReporter",
         "TrialProgressPrinter",
         "final_summary",

@@ -1,0 +1,211 @@
+"""What Overtone adds to Optuna: 500 trials of a trivial objective with Optuna's TPE, run by
+Overtone (``OptunaSearch``) and by Optuna's own ``study.optimize`` (same seeded sampler,
+``n_jobs=1``).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_optuna.py [--trials 500] [--reps 3] [--warmup 1]
+
+Each run is a fresh interpreter with its own ``tempfile.mkdtemp()`` storage (removed after)
+and ``verbose=0``; the variants' repetitions are interleaved. Two times are reported for
+each: the call itself (``tune.run`` or ``study.optimize``, timed inside the process) and the
+whole process (interpreter start and imports included), as medians, plus the CPU time of
+the process and its workers (steadier than wall times on a busy machine). Variants:
+
+- ``optuna``: ``study.optimize`` alone, the baseline.
+- ``overtone+optuna``: ``tune.run`` with ``OptunaSearch``, two trials at a time (2 CPUs).
+- ``overtone+optuna seq``: the same, one trial at a time, like ``n_jobs=1``.
+- ``overtone+random``: ``tune.run`` with its default random search: the loop's own cost,
+  without Optuna, for reference.
+
+The target: ``overtone+optuna`` within 1.5x of ``optuna`` (the call). This is a report, not
+a test: it always exits 0, and marks a missed target with ``MISS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    bytecode_env,
+    describe_storage,
+    fmt_s,
+    loadavg,
+    print_table,
+    run_once,
+    snapshot_default_results,
+)
+
+TARGET_RATIO = 1.5
+
+# argv: trials
+OPTUNA_ALONE = textwrap.dedent(
+    """
+    import sys, time
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    n = int(sys.argv[1])
+
+
+    def objective(trial):
+        x = trial.suggest_float("x", -10.0, 10.0)
+        y = trial.suggest_float("y", -10.0, 10.0)
+        return (x - 2) ** 2 + (y + 1) ** 2
+
+
+    start = time.perf_counter()
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    study.optimize(objective, n_trials=n, n_jobs=1)
+    print("CALL", time.perf_counter() - start, study.best_value)
+    """
+)
+
+# argv: trials, searcher ("optuna" or "random"), max_concurrent_trials (0: no limit)
+OVERTONE = textwrap.dedent(
+    """
+    import os, sys, time
+    from overtone import tune
+
+    n, searcher, limit = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+
+
+    def objective(config):
+        tune.report(loss=(config["x"] - 2) ** 2 + (config["y"] + 1) ** 2)
+
+
+    if __name__ == "__main__":
+        if searcher == "optuna":
+            from overtone.search.optuna import OptunaSearch
+
+            search_alg = OptunaSearch(seed=0)
+        else:
+            search_alg = None
+        start = time.perf_counter()
+        analysis = tune.run(
+            objective,
+            config={"x": tune.uniform(-10.0, 10.0), "y": tune.uniform(-10.0, 10.0)},
+            search_alg=search_alg,
+            num_samples=n,
+            metric="loss",
+            mode="min",
+            seed=0,
+            max_concurrent_trials=limit or None,
+            storage_path=os.environ["BENCH_STORAGE"],
+            verbose=0,
+            executor=tune.LocalExecutor(num_cpus=2, num_gpus=0),
+        )
+        print("CALL", time.perf_counter() - start, analysis.best_result["loss"])
+    """
+)
+
+
+def variants(trials: int) -> list[tuple[str, list[str], bool]]:
+    """(name, argv, writes to storage)."""
+    n = str(trials)
+    return [
+        ("optuna", ["-c", OPTUNA_ALONE, n], False),
+        ("overtone+optuna", ["-c", OVERTONE, n, "optuna", "0"], True),
+        ("overtone+optuna seq", ["-c", OVERTONE, n, "optuna", "1"], True),
+        ("overtone+random", ["-c", OVERTONE, n, "random", "0"], True),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=500)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    args = parser.parse_args()
+
+    before = snapshot_default_results()
+    env = bytecode_env(False)
+    runs = variants(args.trials)
+    calls: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    walls: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    cpus: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    best: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    loads = [loadavg()]
+    for rep in range(-args.warmup, args.reps):
+        for name, argv, writes in runs:
+            if name in errors:
+                continue
+            try:
+                wall, proc, note, cpu = run_once(argv, env=env, stdout=subprocess.PIPE)
+            except subprocess.TimeoutExpired:
+                errors[name] = "timed out"
+                continue
+            out = (proc.stdout or b"").decode(errors="replace").split()
+            if proc.returncode != 0 or "CALL" not in out or (writes and note):
+                tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+                errors[name] = f"exit {proc.returncode}: {note} {' | '.join(tail)}"
+                continue
+            if rep >= 0:
+                i = out.index("CALL")
+                calls[name].append(float(out[i + 1]))
+                best[name] = out[i + 2]
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+        loads.append(loadavg())
+
+    base = statistics.median(calls["optuna"]) if calls["optuna"] else float("nan")
+    base_wall = statistics.median(walls["optuna"]) if walls["optuna"] else float("nan")
+    base_cpu = statistics.median(cpus["optuna"]) if cpus["optuna"] else float("nan")
+    rows = []
+    for name, _, _ in runs:
+        if name in errors:
+            rows.append([name, "ERROR", "-", "-", "-", "-", "-", "-", errors[name]])
+            continue
+        call, wall = statistics.median(calls[name]), statistics.median(walls[name])
+        ratio = call / base
+        mark = ""
+        if name == "overtone+optuna":
+            mark = "  ok" if ratio <= TARGET_RATIO else "  MISS"
+        rows.append(
+            [
+                name,
+                fmt_s(call),
+                f"{fmt_s(min(calls[name]))}-{fmt_s(max(calls[name]))}",
+                f"{ratio:.2f}x{mark}",
+                fmt_s(wall),
+                f"{wall / base_wall:.2f}x",
+                fmt_s(statistics.median(cpus[name])),
+                f"{statistics.median(cpus[name]) / base_cpu:.2f}x",
+                f"{float(best[name]):.2e}",
+            ]
+        )
+    print(
+        f"{args.trials} trials of a trivial objective, TPESampler(seed=0); median of "
+        f"{args.reps} (+{args.warmup} warm-up); target: overtone+optuna call <= "
+        f"{TARGET_RATIO}x optuna's"
+    )
+    print(f"{describe_storage(None)}; load average before/after rounds: {' '.join(loads)}")
+    print()
+    print_table(
+        [
+            "variant",
+            "call s",
+            "range",
+            "vs optuna",
+            "process s",
+            "vs optuna",
+            "CPU s",
+            "vs optuna",
+            "best loss",
+        ],
+        rows,
+    )
+    if snapshot_default_results() - before:
+        print("\nWARNING: something was written to ~/overtone_results")
+
+
+if __name__ == "__main__":
+    main()
