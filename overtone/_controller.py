@@ -174,7 +174,9 @@ class Controller:
                             f"{self._queue[0].resources.to_dict()} but nothing is running "
                             "and the executor cannot start it"
                         )
-                    continue  # the searcher asked us to wait: poll again
+                    time.sleep(0.005)  # the searcher asked us to wait, with nothing running
+                    self._tick()
+                    continue
                 for event in spec.executor.wait(self._timeout()):
                     if isinstance(event, ResultEvent):
                         self._on_result(event)
