@@ -259,8 +259,23 @@ class Controller:
     def _choose_queued(self) -> Trial | None:
         if self._fifo:
             return self._queue[0]
-        chosen = self.spec.scheduler.choose_trial_to_run([t.snapshot() for t in self._queue])
-        return None if chosen is None else self.trials[chosen.trial_id]
+        scheduler = self.spec.scheduler
+        for snap in scheduler.trials_to_stop([t.snapshot() for t in self._queue]):
+            trial = self.trials[snap.trial_id]
+            if trial in self._queue:
+                self._queue.remove(trial)
+                self._finish(trial, TrialStatus.TERMINATED)
+        if not self._queue:
+            return None
+        chosen = scheduler.choose_trial_to_run([t.snapshot() for t in self._queue])
+        if chosen is None:
+            return None
+        trial = self.trials[chosen.trial_id]
+        change = scheduler.pending_restart(chosen)
+        if change is not None:  # e.g. synchronous PBT's exploit, decided while it waited
+            self._queue.remove(trial)
+            self._restart(trial, change)  # puts it back at the front of the queue
+        return trial
 
     def _create_trial(self) -> Trial | None:
         spec = self.spec
@@ -430,7 +445,13 @@ class Controller:
             trial.config = restart.config
         if restart.resources is not None:
             trial.resources = Resources.coerce(restart.resources)
-        if restart.checkpoint is not None:
+        if restart.checkpoint is not None and not os.path.isdir(restart.checkpoint):
+            print(
+                f"Warning: the checkpoint {restart.checkpoint} to restart trial "
+                f"{trial.trial_name} from is gone; it continues from its own latest one",
+                file=sys.stderr,
+            )
+        elif restart.checkpoint is not None:
             source = os.path.abspath(restart.checkpoint)
             name = os.path.basename(source.rstrip(os.sep))
             if os.path.dirname(source) != trial.path:  # another trial's: take a copy

@@ -126,7 +126,11 @@ def execute(
     experiment_name = run_config.name or f"{name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
     experiment_path, remote_uri = resolve_storage(run_config.storage_path, experiment_name)
     scheduler.set_search_properties(
-        metric, mode, experiment_path=experiment_path, seed=tune_config.seed
+        metric,
+        mode,
+        experiment_path=experiment_path,
+        seed=tune_config.seed,
+        total_resources=executor.total_resources(),
     )
     verbose = default_verbose if run_config.verbose is None else run_config.verbose
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)

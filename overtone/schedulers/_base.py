@@ -89,6 +89,14 @@ class TrialScheduler:
         Returning None holds them all back for now; new trials may still be created."""
         return candidates[0] if candidates else None
 
+    def trials_to_stop(self, queued: list[FrozenTrial]) -> list[FrozenTrial]:
+        """Pending or paused trials to end now, without running them again."""
+        return []
+
+    def pending_restart(self, trial: FrozenTrial) -> TrialRestart | None:
+        """A change to apply to a queued trial just before it starts again (or None)."""
+        return None
+
     def get_state(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
