@@ -1,20 +1,44 @@
-"""Trial schedulers (``overtone.tune.schedulers``)."""
+"""Trial schedulers (``overtone.tune.schedulers``).
 
-from overtone.schedulers._async_hyperband import ASHAScheduler, AsyncHyperBandScheduler
+The interface and FIFO load with the package; each algorithm loads when first named, so
+that an experiment pays only for the scheduler it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from overtone.schedulers._base import Decision, TrialRestart, TrialScheduler
-from overtone.schedulers._bohb import HyperBandForBOHB
-from overtone.schedulers._create import create_scheduler
 from overtone.schedulers._fifo import FIFOScheduler
-from overtone.schedulers._hyperband import HyperBandScheduler
-from overtone.schedulers._median import MedianStoppingRule
-from overtone.schedulers._pb2 import PB2
-from overtone.schedulers._pbt import PopulationBasedTraining
-from overtone.schedulers._pbt_replay import PopulationBasedTrainingReplay
-from overtone.schedulers._resource_changing import (
-    DistributeResources,
-    DistributeResourcesToTopJob,
-    ResourceChangingScheduler,
-)
+
+_LAZY = {
+    "ASHAScheduler": "_async_hyperband",
+    "AsyncHyperBandScheduler": "_async_hyperband",
+    "DistributeResources": "_resource_changing",
+    "DistributeResourcesToTopJob": "_resource_changing",
+    "HyperBandForBOHB": "_bohb",
+    "HyperBandScheduler": "_hyperband",
+    "MedianStoppingRule": "_median",
+    "PB2": "_pb2",
+    "PopulationBasedTraining": "_pbt",
+    "PopulationBasedTrainingReplay": "_pbt_replay",
+    "ResourceChangingScheduler": "_resource_changing",
+    "create_scheduler": "_create",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'overtone.schedulers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"overtone.schedulers.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ASHAScheduler",
