@@ -22,8 +22,7 @@ from overtone.config import (
     RunConfig,
     TuneConfig,
 )
-from overtone.executors._base import Executor
-from overtone.executors._local import LocalExecutor
+from overtone.executors import Executor, make_executor
 from overtone.runtime._trainable import Trainable
 from overtone.runtime._wrappers import RESOURCES_ATTR
 from overtone.schedulers import FIFOScheduler, TrialScheduler
@@ -103,14 +102,16 @@ def execute(
     blob = pickle_trainable(trainable)
     name = trainable_name(trainable)
 
-    executor = run_config.executor if run_config.executor is not None else LocalExecutor()
-    if not isinstance(executor, Executor):
-        raise TypeError(f"executor is {executor!r}, but must be an overtone Executor")
+    executor = make_executor(run_config.executor)
     if resources is None:
         resources = getattr(trainable, RESOURCES_ATTR, None)
     if resources is None or not callable(resources):
         resources = Resources.coerce(resources)
-        check_fits(resources, executor.total_resources())
+        try:
+            check_fits(resources, executor.total_resources())
+        except ValueError:
+            executor.shutdown()  # one made from a URL holds a connection to its cluster
+            raise
 
     searcher = tune_config.search_alg or BasicVariantGenerator()
     if not isinstance(searcher, Searcher):
@@ -239,7 +240,7 @@ def run(
     callbacks: list[Any] | None = None,
     max_concurrent_trials: int | None = None,
     seed: int | None = None,
-    executor: Executor | None = None,
+    executor: Executor | str | Any = None,
 ) -> Any:
     """Run a hyperparameter sweep (the classic API) and return its ``ExperimentAnalysis``.
 

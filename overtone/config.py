@@ -92,7 +92,9 @@ class RunConfig:
     """Where and how to run: name, storage, stopping, callbacks, output, executor.
 
     Args:
-        executor: an executor object (default: ``LocalExecutor()``, worker processes here).
+        executor: where trials run: ``None`` or ``"local"`` (worker processes on this
+            machine), ``"dask://host:8786"`` (a Dask cluster), a ``distributed.Client``, or
+            an executor object such as ``LocalExecutor(num_gpus=2)``.
         verbose: 0 silent, 1 experiment status, 2 + trial table, 3 + every result.
         storage_path: a local path or an fsspec URI such as ``s3://bucket/prefix``.
         storage_filesystem: an fsspec filesystem to reach a remote ``storage_path`` with

@@ -12,6 +12,7 @@ EXPECTED = {
     "Callback",
     "Checkpoint",
     "CheckpointConfig",
+    "DaskExecutor",
     "Executor",
     "ExperimentAnalysis",
     "FailureConfig",

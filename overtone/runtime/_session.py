@@ -133,7 +133,7 @@ class _Session:
         result["date"] = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
         result["pid"] = os.getpid()
         result["hostname"] = _HOSTNAME
-        result["node_ip"] = "127.0.0.1"
+        result["node_ip"] = os.environ.get("OVERTONE_NODE_IP", "127.0.0.1")
         checkpoint_dirname = None
         if checkpoint is not None:
             checkpoint_dirname = self._persist(checkpoint)
