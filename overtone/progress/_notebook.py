@@ -5,17 +5,13 @@ from __future__ import annotations
 import html
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from overtone._dicts import flatten, lookup
 from overtone._trial import FrozenTrial, TrialStatus
 from overtone.progress._reporter import CLIReporter
 from overtone.progress._table import (
-    best_trial,
-    count_line,
     error_file,
-    format_duration,
     format_value,
     is_number,
     status_counts,
@@ -102,21 +98,7 @@ class JupyterNotebookReporter(CLIReporter):
 
     def progress_html(self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()) -> str:
         """The HTML of one report: status lines, the trial table and the table of errors."""
-        lines = [
-            f"Current time: {datetime.now():%Y-%m-%d %H:%M:%S}",
-            f"Total running time: {format_duration(self._running_time())}",
-            *sys_info,
-        ]
-        best = best_trial(trials, self._metric, self._mode)
-        if best is not None:
-            value = format_value(lookup(best.last_result, self._metric or ""))
-            lines.append(
-                f"Current best trial: {best.trial_id} with {self._metric}={value} "
-                f"and params={best.config}"
-            )
-        if self._experiment_path:
-            lines.append(f"Result logdir: {self._experiment_path}")
-        lines.append(f"Number of trials: {count_line(trials, self._total_samples)}")
+        lines = self.status_lines(trials, sys_info)
         parts = [_STYLE, '<div class="overtone-status"><h3>Status</h3>']
         parts += [f"<p>{html.escape(line)}</p>" for line in lines]
         if trials:

@@ -281,12 +281,11 @@ class CLIReporter(_StreamReporter):
         self._write(self._erase() + text + "\n" + "\n".join(self._live_frame) + "\n")
         self._live_rows = _count_rows(self._live_frame, _terminal_size(self._out())[0])
 
-    def progress_lines(
+    def status_lines(
         self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()
     ) -> list[str]:
-        """The lines of one report: status header, trial table and table of errors."""
+        """Time, resources, the best trial so far, where results go and the trial counts."""
         lines = [
-            "== Status ==",
             f"Current time: {datetime.now():%Y-%m-%d %H:%M:%S}",
             f"Total running time: {format_duration(self._running_time())}",
             *sys_info,
@@ -301,6 +300,13 @@ class CLIReporter(_StreamReporter):
         if self._experiment_path:
             lines.append(f"Result logdir: {self._experiment_path}")
         lines.append(f"Number of trials: {count_line(trials, self._total_samples)}")
+        return lines
+
+    def progress_lines(
+        self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()
+    ) -> list[str]:
+        """The lines of one report: status header, trial table and table of errors."""
+        lines = ["== Status ==", *self.status_lines(trials, sys_info)]
         if trials:
             lines.extend(self._trial_table(trials))
         lines.extend(self._error_table(trials))
