@@ -8,8 +8,10 @@ is the only writer of the experiment state file.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -125,6 +127,7 @@ class Controller:
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
         self._search_state_error: str | None = None
         self._callbacks = _callbacks(spec)
+        self._deleter = _Deleter()
         if spec.restored is not None:
             self._continue(spec.restored)
 
@@ -507,7 +510,7 @@ class Controller:
         kept = {id(c) for c in ranked[:keep]} | {id(latest)}
         for c in trial.checkpoints:
             if id(c) not in kept:
-                shutil.rmtree(os.path.join(trial.path, c["dirname"]), ignore_errors=True)
+                self._deleter.delete(os.path.join(trial.path, c["dirname"]))
         trial.checkpoints = [c for c in trial.checkpoints if id(c) in kept]
 
     def _on_done(self, trial_id: str) -> None:
@@ -594,6 +597,7 @@ class Controller:
         try:
             spec.executor.shutdown()
         finally:
+            self._deleter.close()  # every pruned checkpoint is gone before the last save
             for trial in self.trials.values():
                 trial.close()
             self._save_state(force=True)
@@ -687,6 +691,31 @@ def _log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[s
     else:
         names = (setting[0], setting[1])
     return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
+
+
+class _Deleter:
+    """Deletes pruned checkpoint folders on a background thread, so that removing large
+    files never stalls the event loop (and the results of other trials with it)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def delete(self, path: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="overtone-deleter", daemon=True)
+            self._thread.start()
+        self._queue.put(path)
+
+    def _run(self) -> None:
+        while (path := self._queue.get()) is not None:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 def _callbacks(spec: ExperimentSpec) -> CallbackList:
