@@ -9,8 +9,10 @@ The workload is the core benchmark's ``results10k`` (2 trials at a time, each re
 5,000 results of ``loss`` and ``step``, ``verbose=0``), run in a fresh interpreter per
 repetition, with these callbacks:
 
-- ``off``: ``callbacks=[]``. The controller's own journal (``result.json``,
-  ``progress.csv``) is still written: it is the baseline of every variant.
+- ``off``: ``RunConfig(default_loggers=False)`` and no callbacks: only the controller's
+  journal, ``result.json``, is written. The baseline of every variant.
+- the other variants keep the default loggers on (``progress.csv``, and TensorBoard files
+  when tensorboardX or TensorBoard is installed), plus the callbacks below.
 - ``tbx``: ``TBXLoggerCallback()`` (CRC32C from ``google-crc32c``/``crc32c`` if installed).
 - ``tbx-pycrc``: the same, forced to the pure-Python CRC32C (no native package installed).
 - ``all-default``: ``JsonLoggerCallback``, ``CSVLoggerCallback`` (writing copies under other
@@ -83,20 +85,24 @@ CHILD = textwrap.dedent(
 
 
     start, cpu_start = time.perf_counter(), time.process_time()
-    analysis = tune.run(
+    grid = tune.Tuner(
         f,
-        config={"n": per_trial, "t": tune.grid_search(list(range(trials)))},
-        storage_path=os.environ["BENCH_STORAGE"],
-        max_concurrent_trials=2,
-        verbose=0,
-        callbacks=callbacks,
-    )
+        param_space={"n": per_trial, "t": tune.grid_search(list(range(trials)))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=2),
+        run_config=tune.RunConfig(
+            storage_path=os.environ["BENCH_STORAGE"],
+            verbose=0,
+            callbacks=callbacks,
+            # "off": no progress.csv and no TensorBoard; result.json, the journal, stays.
+            default_loggers=variant != "off",
+        ),
+    ).fit()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    assert len(analysis.trials) == trials, len(analysis.trials)
-    for t in analysis.trials:
-        assert t.last_result["training_iteration"] == per_trial, t.last_result
+    assert len(grid) == trials, len(grid)
+    for r in grid:
+        assert r.metrics["training_iteration"] == per_trial, r.metrics
         if variant.startswith("tbx") or variant == "all-default":
-            assert any("tfevents" in name for name in os.listdir(t.path)), t.path
+            assert any("tfevents" in name for name in os.listdir(r.path)), r.path
     print(f"elapsed={elapsed:.6f} cpu={cpu:.6f}")
     """
 )
