@@ -8,14 +8,10 @@ is the only writer of the experiment state file.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import sys
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
@@ -24,18 +20,30 @@ import numpy as np
 from overtone import __version__
 from overtone._dicts import lookup
 from overtone._errors import TuneError
+from overtone._experiment import (
+    Deleter,
+    ExperimentSpec,
+    TrialsView,
+    check_fits,
+    checkpoint_metrics,
+    compact_result,
+    guarded_callbacks,
+    iteration_of,
+    leaf_paths,
+    log_files,
+    merge_suggestion,
+    require_metric,
+    safe_dirname,
+    write_bytes_atomic,
+)
 from overtone._restore import SEARCH_STATE_FILE
-from overtone._trial import FrozenTrial, Resources, TrialStatus
+from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
-from overtone.callbacks import Callback
-from overtone.callbacks._guard import CallbackList
-from overtone.config import CheckpointConfig, FailureConfig
-from overtone.executors._base import DoneEvent, Executor, ResultEvent
+from overtone.executors._base import DoneEvent, ResultEvent
 from overtone.runtime._session import TrialInfo
-from overtone.schedulers import Decision, FIFOScheduler, TrialRestart, TrialScheduler
+from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
 from overtone.search import Searcher
 from overtone.search._variants import format_vars, generate_variants, unresolved_paths
-from overtone.stopper import Stopper
 from overtone.storage._files import (
     FORMAT_VERSION,
     STATE_FILE,
@@ -47,57 +55,6 @@ from overtone.storage._files import (
 
 _STATE_INTERVAL_S = 1.0
 _REPORT_INTERVAL_S = 0.5
-
-
-@dataclass
-class ExperimentSpec:
-    """Everything the controller needs, resolved from either API generation."""
-
-    trainable_blob: bytes
-    trainable_name: str
-    name: str
-    experiment_path: str
-    param_space: dict[str, Any]
-    searcher: Searcher
-    scheduler: TrialScheduler
-    stopper: Stopper | None
-    executor: Executor
-    resources: Resources | Callable[[dict[str, Any]], Any]
-    metric: str | None = None
-    mode: str | None = None
-    num_samples: int = 1
-    max_concurrent_trials: int | None = None
-    time_budget_s: float | None = None
-    failure_config: FailureConfig = field(default_factory=FailureConfig)
-    checkpoint_frequency: int = 0
-    checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
-    callbacks: list[Callback] = field(default_factory=list)
-    reporter: Any = None
-    verbose: int = 1
-    seed: int | None = None
-    trial_name_creator: Callable[[Any], str] | None = None
-    trial_dirname_creator: Callable[[Any], str] | None = None
-    stream: Any = None
-    restored: Any = None  # a RestoredExperiment to continue
-    log_to_file: bool | str | tuple[str, str] = False
-    reuse_actors: bool = True
-    remote: Any = None  # a RemoteSync mirroring the experiment to remote storage
-    default_loggers: bool = True  # progress.csv and TensorBoard files (result.json always)
-    callbacks_fail_fast: bool = False
-
-
-class _TrialsView(Sequence[FrozenTrial]):
-    """All trials as snapshots, built only when a callback actually looks."""
-
-    def __init__(self, trials: dict[str, Trial]) -> None:
-        self._trials = trials
-
-    def __len__(self) -> int:
-        return len(self._trials)
-
-    def __getitem__(self, i: Any) -> Any:
-        values = list(self._trials.values())[i]
-        return [t.snapshot() for t in values] if isinstance(i, slice) else values.snapshot()
 
 
 class Controller:
@@ -122,12 +79,12 @@ class Controller:
         self._check_searcher_metric = (
             not spec.searcher.controls_trial_count and spec.searcher.metric is not None
         )
-        self._view = _TrialsView(self.trials)
+        self._view = TrialsView(self.trials)
         self._stream = spec.stream if spec.stream is not None else sys.stdout
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
         self._search_state_error: str | None = None
-        self._callbacks = _callbacks(spec)
-        self._deleter = _Deleter()
+        self._callbacks = guarded_callbacks(spec)
+        self._deleter = Deleter()
         if spec.restored is not None:
             self._continue(spec.restored)
 
@@ -299,8 +256,8 @@ class Controller:
         if callable(resolved):
             tag_vars = format_vars(resolved(trial_id))
         else:  # a searcher suggests only what it searches: the space gives the rest
-            tag_vars = format_vars(_paths(config))
-            config = _merge(spec.param_space, config)
+            tag_vars = format_vars(leaf_paths(config))
+            config = merge_suggestion(spec.param_space, config)
             if unresolved_paths(config):
                 config = next(generate_variants(config, self._rng))[1]
         tag = f"{index}_{tag_vars}" if tag_vars else str(index)
@@ -324,7 +281,7 @@ class Controller:
             dirname = str(spec.trial_dirname_creator(trial.snapshot()))
         else:
             dirname = f"{spec.trainable_name}_{trial_id}_{tag}"
-        trial.dirname = _safe_dirname(dirname)
+        trial.dirname = safe_dirname(dirname)
         trial.path = os.path.join(spec.experiment_path, trial.dirname)
         self.trials[trial_id] = trial
         if not self._fifo:
@@ -356,7 +313,7 @@ class Controller:
             start_iteration=trial.start_iteration,
             start_time_total=trial.start_time_total,
             checkpoint_frequency=spec.checkpoint_frequency,
-            log_files=_log_files(spec.log_to_file, trial.path),
+            log_files=log_files(spec.log_to_file, trial.path),
             reuse=spec.reuse_actors,
             sync=self._sync,
             checkpoint_at_end=bool(spec.checkpoint_config.checkpoint_at_end),
@@ -394,7 +351,7 @@ class Controller:
                 self._stop_all = True
         if not self._fifo:
             if self._check_metric and result["iterations_since_restore"] == 1:
-                _require_metric(result, spec.scheduler.metric, spec.scheduler)
+                require_metric(result, spec.scheduler.metric, spec.scheduler)
             chosen = spec.scheduler.on_trial_result(trial.snapshot(), result)
             if isinstance(chosen, TrialRestart):
                 if decision == Decision.CONTINUE:  # stop it now (a class trainable saves)
@@ -417,14 +374,14 @@ class Controller:
                 c for c in trial.checkpoints if c["dirname"] != event.checkpoint_dirname
             ]
             trial.checkpoints.append(
-                {"dirname": event.checkpoint_dirname, "metrics": _checkpoint_metrics(result)}
+                {"dirname": event.checkpoint_dirname, "metrics": checkpoint_metrics(result)}
             )
             if spec.checkpoint_config.num_to_keep is not None:
                 self._prune_checkpoints(trial)
         trial.start_iteration = result["training_iteration"]
         trial.start_time_total = result["time_total_s"]
         if self._check_searcher_metric and result["iterations_since_restore"] == 1:
-            _require_metric(result, spec.searcher.metric, spec.searcher)
+            require_metric(result, spec.searcher.metric, spec.searcher)
         spec.searcher.on_trial_result(trial.trial_id, result)
         self._iteration += 1
         if self._callbacks:
@@ -464,12 +421,12 @@ class Controller:
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(source, target + ".tmp")
                 os.replace(target + ".tmp", target)
-                metrics = {"training_iteration": _iteration_of(name)}
+                metrics = {"training_iteration": iteration_of(name)}
                 trial.checkpoints = [{"dirname": name, "metrics": metrics}]
             else:
                 trial.checkpoints = [c for c in trial.checkpoints if c["dirname"] != name]
                 trial.checkpoints.append(
-                    {"dirname": name, "metrics": {"training_iteration": _iteration_of(name)}}
+                    {"dirname": name, "metrics": {"training_iteration": iteration_of(name)}}
                 )
         trial.status = TrialStatus.PENDING
         self._queue.appendleft(trial)
@@ -481,7 +438,7 @@ class Controller:
         if dirname in known or not os.path.isdir(os.path.join(trial.path, dirname)):
             return
         trial.checkpoints.append(
-            {"dirname": dirname, "metrics": _checkpoint_metrics(trial.last_result)}
+            {"dirname": dirname, "metrics": checkpoint_metrics(trial.last_result)}
         )
         if self.spec.checkpoint_config.num_to_keep is not None:
             self._prune_checkpoints(trial)
@@ -558,7 +515,7 @@ class Controller:
         trial.status = status
         trial.close()
         if trial.last_result:
-            trial.last_result = _compact(trial.last_result, trial)
+            trial.last_result = compact_result(trial.last_result, trial)
             trial.last_result["done"] = True
         self._dirty = True
         self._iteration += 1
@@ -647,7 +604,7 @@ class Controller:
                     file=sys.stderr,
                 )
             data = cloudpickle.dumps({"error": self._search_state_error})
-        _write_bytes_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
+        write_bytes_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
 
     def _save_state(self, force: bool = False) -> None:
         spec = self.spec
@@ -667,149 +624,3 @@ class Controller:
             spec.remote.notify()
         self._last_state = time.time()
         self._dirty = False
-
-
-def _compact(result: dict[str, Any], trial: Trial) -> dict[str, Any]:
-    """A finished trial's last result, sharing its key strings with every other trial's:
-    the driver keeps one per trial for the whole experiment, so this keeps it flat."""
-    out = {
-        sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
-        for k, v in result.items()
-    }
-    out["trial_id"] = trial.trial_id
-    return out
-
-
-def _log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[str, str] | None:
-    """Ray Tune's ``log_to_file``: True, one file name for both streams, or a pair."""
-    if not setting:
-        return None
-    if setting is True:
-        names = ("stdout", "stderr")
-    elif isinstance(setting, str):
-        names = (setting, setting)
-    else:
-        names = (setting[0], setting[1])
-    return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
-
-
-class _Deleter:
-    """Deletes pruned checkpoint folders on a background thread, so that removing large
-    files never stalls the event loop (and the results of other trials with it)."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-
-    def delete(self, path: str) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="overtone-deleter", daemon=True)
-            self._thread.start()
-        self._queue.put(path)
-
-    def _run(self) -> None:
-        while (path := self._queue.get()) is not None:
-            shutil.rmtree(path, ignore_errors=True)
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-
-
-def _callbacks(spec: ExperimentSpec) -> CallbackList:
-    """The user's callbacks, behind one guard, with TensorBoard's logger by default.
-
-    ``result.json`` and ``progress.csv`` are written by the controller itself: they are the
-    experiment's journal, rewound when a trial resumes from a checkpoint, so logger
-    callbacks of exactly those two classes are that journal and are not run twice.
-    """
-    from overtone.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
-    from overtone.logger._tfevents import backend_available
-
-    journal = (JsonLoggerCallback, CSVLoggerCallback)
-    user = [cb for cb in spec.callbacks if type(cb) not in journal]
-    defaults: list[Callback] = []
-    if (
-        spec.default_loggers
-        and backend_available() is not None
-        and not any(isinstance(cb, TBXLoggerCallback) for cb in user)
-    ):
-        defaults.append(TBXLoggerCallback())
-    return CallbackList([*defaults, *user], fail_fast=spec.callbacks_fail_fast)
-
-
-def _iteration_of(checkpoint_dirname: str) -> int:
-    digits = checkpoint_dirname.rpartition("_")[2]
-    return int(digits) if digits.isdigit() else 0
-
-
-def _require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
-    """A scheduler or searcher needs its metric in every result: say so at the first."""
-    metrics = metric if isinstance(metric, list) else [metric]
-    missing = [m for m in metrics if m is not None and lookup(result, m) is None]
-    if missing:
-        available = sorted(k for k in result if k != "config")
-        raise ValueError(
-            f"a trial reported a result without the metric {missing[0]!r} that "
-            f"{type(who).__name__} needs; the result has {available}. Report it with "
-            f"tune.report({{{missing[0]!r}: value}}), or set the right metric"
-        )
-
-
-def _write_bytes_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _merge(space: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
-    """The space with the searcher's values laid over it (nested dicts merge)."""
-    merged = dict(space)
-    for key, value in suggestion.items():
-        base = merged.get(key)
-        if isinstance(value, dict) and isinstance(base, dict) and "grid_search" not in base:
-            merged[key] = _merge(base, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _paths(config: dict[str, Any], prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
-    out: dict[tuple[Any, ...], Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            out.update(_paths(value, (*prefix, key)))
-        else:
-            out[(*prefix, key)] = value
-    return out
-
-
-def _checkpoint_metrics(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if k != "config"}
-
-
-def check_fits(resources: Resources, total: Resources) -> None:
-    problems = []
-    if resources.cpu > total.cpu:
-        problems.append(f"{resources.cpu:g} CPUs of {total.cpu:g}")
-    if resources.gpu > total.gpu:
-        problems.append(f"{resources.gpu:g} GPUs of {total.gpu:g}")
-    for key, value in resources.custom.items():
-        if value > total.custom.get(key, 0.0):
-            problems.append(f"{value:g} {key!r} of {total.custom.get(key, 0.0):g}")
-    if problems:
-        raise ValueError(
-            f"a trial asks for {resources.to_dict()}, more than the executor has in all ("
-            + ", ".join(problems)
-            + "): lower resources_per_trial or add resources"
-        )
-
-
-def _safe_dirname(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_=.,+" else "_" for c in name)
-    return cleaned[:140] or "trial"

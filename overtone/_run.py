@@ -11,8 +11,9 @@ from typing import Any
 
 import cloudpickle
 
-from overtone._controller import Controller, ExperimentSpec, check_fits
+from overtone._controller import Controller
 from overtone._errors import TrialFailedError
+from overtone._experiment import ExperimentSpec, check_fits
 from overtone._restore import ResumeMode, can_restore, parse_resume, restore_experiment
 from overtone._trial import Resources
 from overtone.config import (

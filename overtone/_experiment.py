@@ -1,0 +1,220 @@
+"""What the controller is given (``ExperimentSpec``) and the small pieces it works with."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from overtone._dicts import lookup
+from overtone._trial import FrozenTrial, Resources
+from overtone._trial_state import Trial
+from overtone.callbacks import Callback
+from overtone.callbacks._guard import CallbackList
+from overtone.config import CheckpointConfig, FailureConfig
+from overtone.executors._base import Executor
+from overtone.schedulers import TrialScheduler
+from overtone.search import Searcher
+from overtone.stopper import Stopper
+
+
+@dataclass
+class ExperimentSpec:
+    """Everything the controller needs, resolved from either API generation."""
+
+    trainable_blob: bytes
+    trainable_name: str
+    name: str
+    experiment_path: str
+    param_space: dict[str, Any]
+    searcher: Searcher
+    scheduler: TrialScheduler
+    stopper: Stopper | None
+    executor: Executor
+    resources: Resources | Callable[[dict[str, Any]], Any]
+    metric: str | None = None
+    mode: str | None = None
+    num_samples: int = 1
+    max_concurrent_trials: int | None = None
+    time_budget_s: float | None = None
+    failure_config: FailureConfig = field(default_factory=FailureConfig)
+    checkpoint_frequency: int = 0
+    checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
+    callbacks: list[Callback] = field(default_factory=list)
+    reporter: Any = None
+    verbose: int = 1
+    seed: int | None = None
+    trial_name_creator: Callable[[Any], str] | None = None
+    trial_dirname_creator: Callable[[Any], str] | None = None
+    stream: Any = None
+    restored: Any = None  # a RestoredExperiment to continue
+    log_to_file: bool | str | tuple[str, str] = False
+    reuse_actors: bool = True
+    remote: Any = None  # a RemoteSync mirroring the experiment to remote storage
+    default_loggers: bool = True  # progress.csv and TensorBoard files (result.json always)
+    callbacks_fail_fast: bool = False
+
+
+class TrialsView(Sequence[FrozenTrial]):
+    """All trials as snapshots, built only when a callback actually looks."""
+
+    def __init__(self, trials: dict[str, Trial]) -> None:
+        self._trials = trials
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def __getitem__(self, i: Any) -> Any:
+        values = list(self._trials.values())[i]
+        return [t.snapshot() for t in values] if isinstance(i, slice) else values.snapshot()
+
+
+def compact_result(result: dict[str, Any], trial: Trial) -> dict[str, Any]:
+    """A finished trial's last result, sharing its key strings with every other trial's:
+    the driver keeps one per trial for the whole experiment, so this keeps it flat."""
+    out = {
+        sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
+        for k, v in result.items()
+    }
+    out["trial_id"] = trial.trial_id
+    return out
+
+
+def log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[str, str] | None:
+    """Ray Tune's ``log_to_file``: True, one file name for both streams, or a pair."""
+    if not setting:
+        return None
+    if setting is True:
+        names = ("stdout", "stderr")
+    elif isinstance(setting, str):
+        names = (setting, setting)
+    else:
+        names = (setting[0], setting[1])
+    return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
+
+
+class Deleter:
+    """Deletes pruned checkpoint folders on a background thread, so that removing large
+    files never stalls the event loop (and the results of other trials with it)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def delete(self, path: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="overtone-deleter", daemon=True)
+            self._thread.start()
+        self._queue.put(path)
+
+    def _run(self) -> None:
+        while (path := self._queue.get()) is not None:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
+def guarded_callbacks(spec: ExperimentSpec) -> CallbackList:
+    """The user's callbacks, behind one guard, with TensorBoard's logger by default.
+
+    ``result.json`` and ``progress.csv`` are written by the controller itself: they are the
+    experiment's journal, rewound when a trial resumes from a checkpoint, so logger
+    callbacks of exactly those two classes are that journal and are not run twice.
+    """
+    from overtone.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+    from overtone.logger._tfevents import backend_available
+
+    journal = (JsonLoggerCallback, CSVLoggerCallback)
+    user = [cb for cb in spec.callbacks if type(cb) not in journal]
+    defaults: list[Callback] = []
+    if (
+        spec.default_loggers
+        and backend_available() is not None
+        and not any(isinstance(cb, TBXLoggerCallback) for cb in user)
+    ):
+        defaults.append(TBXLoggerCallback())
+    return CallbackList([*defaults, *user], fail_fast=spec.callbacks_fail_fast)
+
+
+def iteration_of(checkpoint_dirname: str) -> int:
+    digits = checkpoint_dirname.rpartition("_")[2]
+    return int(digits) if digits.isdigit() else 0
+
+
+def require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
+    """A scheduler or searcher needs its metric in every result: say so at the first."""
+    metrics = metric if isinstance(metric, list) else [metric]
+    missing = [m for m in metrics if m is not None and lookup(result, m) is None]
+    if missing:
+        available = sorted(k for k in result if k != "config")
+        raise ValueError(
+            f"a trial reported a result without the metric {missing[0]!r} that "
+            f"{type(who).__name__} needs; the result has {available}. Report it with "
+            f"tune.report({{{missing[0]!r}: value}}), or set the right metric"
+        )
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def merge_suggestion(space: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+    """The space with the searcher's values laid over it (nested dicts merge)."""
+    merged = dict(space)
+    for key, value in suggestion.items():
+        base = merged.get(key)
+        if isinstance(value, dict) and isinstance(base, dict) and "grid_search" not in base:
+            merged[key] = merge_suggestion(base, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def leaf_paths(config: dict[str, Any], prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    out: dict[tuple[Any, ...], Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(leaf_paths(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def checkpoint_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k != "config"}
+
+
+def check_fits(resources: Resources, total: Resources) -> None:
+    problems = []
+    if resources.cpu > total.cpu:
+        problems.append(f"{resources.cpu:g} CPUs of {total.cpu:g}")
+    if resources.gpu > total.gpu:
+        problems.append(f"{resources.gpu:g} GPUs of {total.gpu:g}")
+    for key, value in resources.custom.items():
+        if value > total.custom.get(key, 0.0):
+            problems.append(f"{value:g} {key!r} of {total.custom.get(key, 0.0):g}")
+    if problems:
+        raise ValueError(
+            f"a trial asks for {resources.to_dict()}, more than the executor has in all ("
+            + ", ".join(problems)
+            + "): lower resources_per_trial or add resources"
+        )
+
+
+def safe_dirname(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_=.,+" else "_" for c in name)
+    return cleaned[:140] or "trial"
