@@ -34,7 +34,6 @@ from overtone._experiment import (
     merge_suggestion,
     require_metric,
     safe_dirname,
-    write_bytes_atomic,
 )
 from overtone._restore import SEARCH_STATE_FILE
 from overtone._trial import Resources, TrialStatus
@@ -50,6 +49,7 @@ from overtone.storage._files import (
     TrialRecorder,
     dumps,
     rewind_journal,
+    write_atomic,
     write_json_atomic,
 )
 
@@ -604,7 +604,7 @@ class Controller:
                     file=sys.stderr,
                 )
             data = cloudpickle.dumps({"error": self._search_state_error})
-        write_bytes_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
+        write_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
 
     def _save_state(self, force: bool = False) -> None:
         spec = self.spec

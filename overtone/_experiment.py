@@ -163,15 +163,6 @@ def require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
         )
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def merge_suggestion(space: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
     """The space with the searcher's values laid over it (nested dicts merge)."""
     merged = dict(space)

@@ -34,14 +34,20 @@ def dumps(obj: Any) -> str:
     return _ENCODER.encode(obj)
 
 
-def write_json_atomic(path: str, obj: Any) -> None:
-    """Write ``obj`` as JSON so that a crash at any moment leaves the old or the new file."""
+def write_atomic(path: str, data: str | bytes) -> None:
+    """Write a file so that a crash at any moment leaves either the old or the new one."""
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(dumps(obj))
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with open(tmp, "wb") as f:
+        f.write(raw)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    """Write ``obj`` as JSON, atomically (see :func:`write_atomic`)."""
+    write_atomic(path, dumps(obj))
 
 
 class TrialRecorder:
@@ -99,7 +105,7 @@ def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
     rows = read_results(json_path)
     kept = [r for r in rows if r.get("training_iteration", 0) <= iteration]
     if len(kept) != len(rows) or os.path.exists(json_path):
-        _replace(json_path, "".join(dumps(r) + "\n" for r in kept))
+        write_atomic(json_path, "".join(dumps(r) + "\n" for r in kept))
     csv_path = os.path.join(trial_dir, "progress.csv")
     if os.path.exists(csv_path):
         with open(csv_path, encoding="utf-8", newline="") as f:
@@ -110,27 +116,18 @@ def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
             keep = [
                 row
                 for row in body
-                if col is not None and len(row) == len(header) and _as_int(row[col]) <= iteration
+                if col is not None and len(row) == len(header) and _as_number(row[col]) <= iteration
             ]
             out = io.StringIO()
             writer = _csv.writer(out)
             writer.writerow(header)
             writer.writerows(keep if kept else [])
-            _replace(csv_path, out.getvalue() if kept else "")
+            write_atomic(csv_path, out.getvalue() if kept else "")
     return kept[-1] if kept else None
 
 
-def _as_int(text: str) -> float:
+def _as_number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
         return float("inf")
-
-
-def _replace(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
