@@ -116,7 +116,9 @@ def rewind_journal(trial_dir: str, iteration: int) -> dict[str, Any] | None:
             keep = [
                 row
                 for row in body
-                if col is not None and len(row) == len(header) and _as_number(row[col]) <= iteration
+                if col is not None
+                and len(row) == len(header)
+                and _as_number(row[col]) <= iteration
             ]
             out = io.StringIO()
             writer = _csv.writer(out)
