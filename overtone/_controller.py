@@ -349,10 +349,15 @@ class Controller:
             if stopper.stop_all():
                 decision = Decision.STOP
                 self._stop_all = True
-        if not self._fifo:
+        # One snapshot serves the scheduler, the callbacks and the printed line: none of the
+        # fields it holds change while this result is handled.
+        snap = (
+            trial.snapshot() if (not self._fifo or self._callbacks or spec.verbose >= 3) else None
+        )
+        if snap is not None and not self._fifo:
             if self._check_metric and result["iterations_since_restore"] == 1:
                 require_metric(result, spec.scheduler.metric, spec.scheduler)
-            chosen = spec.scheduler.on_trial_result(trial.snapshot(), result)
+            chosen = spec.scheduler.on_trial_result(snap, result)
             if isinstance(chosen, TrialRestart):
                 if decision == Decision.CONTINUE:  # stop it now (a class trainable saves)
                     trial.pending_restart = chosen
@@ -370,22 +375,14 @@ class Controller:
         if spec.remote is not None:
             spec.remote.notify(trial.path)
         if event.checkpoint_dirname:
-            trial.checkpoints = [
-                c for c in trial.checkpoints if c["dirname"] != event.checkpoint_dirname
-            ]
-            trial.checkpoints.append(
-                {"dirname": event.checkpoint_dirname, "metrics": checkpoint_metrics(result)}
-            )
-            if spec.checkpoint_config.num_to_keep is not None:
-                self._prune_checkpoints(trial)
+            self._add_checkpoint(trial, event.checkpoint_dirname, checkpoint_metrics(result))
         trial.start_iteration = result["training_iteration"]
         trial.start_time_total = result["time_total_s"]
         if self._check_searcher_metric and result["iterations_since_restore"] == 1:
             require_metric(result, spec.searcher.metric, spec.searcher)
         spec.searcher.on_trial_result(trial.trial_id, result)
         self._iteration += 1
-        if self._callbacks:
-            snap = trial.snapshot()
+        if snap is not None and self._callbacks:
             self._callbacks.on_trial_result(self._iteration, self._view, snap, result)
             if event.checkpoint_dirname:
                 self._callbacks.on_checkpoint(
@@ -394,7 +391,8 @@ class Controller:
         if spec.verbose >= 3:
             from overtone.progress import format_trial_result_line
 
-            self._print(format_trial_result_line(trial.snapshot(), result, detailed=False))
+            assert snap is not None
+            self._print(format_trial_result_line(snap, result, detailed=False))
         self._dirty = True
 
     def _restart(self, trial: Trial, restart: TrialRestart) -> None:
@@ -421,13 +419,8 @@ class Controller:
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(source, target + ".tmp")
                 os.replace(target + ".tmp", target)
-                metrics = {"training_iteration": iteration_of(name)}
-                trial.checkpoints = [{"dirname": name, "metrics": metrics}]
-            else:
-                trial.checkpoints = [c for c in trial.checkpoints if c["dirname"] != name]
-                trial.checkpoints.append(
-                    {"dirname": name, "metrics": {"training_iteration": iteration_of(name)}}
-                )
+                trial.checkpoints = []
+            trial.add_checkpoint(name, {"training_iteration": iteration_of(name)})
         trial.status = TrialStatus.PENDING
         self._queue.appendleft(trial)
         self._dirty = True
@@ -437,9 +430,10 @@ class Controller:
         known = {c["dirname"] for c in trial.checkpoints}
         if dirname in known or not os.path.isdir(os.path.join(trial.path, dirname)):
             return
-        trial.checkpoints.append(
-            {"dirname": dirname, "metrics": checkpoint_metrics(trial.last_result)}
-        )
+        self._add_checkpoint(trial, dirname, checkpoint_metrics(trial.last_result))
+
+    def _add_checkpoint(self, trial: Trial, dirname: str, metrics: dict[str, Any]) -> None:
+        trial.add_checkpoint(dirname, metrics)
         if self.spec.checkpoint_config.num_to_keep is not None:
             self._prune_checkpoints(trial)
 

@@ -79,6 +79,11 @@ class Trial:
             trainable_name=self.trainable_name,
         )
 
+    def add_checkpoint(self, dirname: str, metrics: dict[str, Any]) -> None:
+        """Record a checkpoint folder as the latest (replacing a record of the same name)."""
+        self.checkpoints = [c for c in self.checkpoints if c["dirname"] != dirname]
+        self.checkpoints.append({"dirname": dirname, "metrics": metrics})
+
     def checkpoint_iteration(self) -> int:
         """The iteration of the latest checkpoint, 0 if there is none."""
         if not self.checkpoints:
