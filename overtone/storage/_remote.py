@@ -56,7 +56,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
-from overtone.storage._files import STATE_FILE
+from overtone.storage._files import STATE_FILE, write_json_atomic
 
 __all__ = ["RemoteSync", "download", "is_remote", "staging_dir"]
 
@@ -690,11 +690,8 @@ def _read_manifest(local_dir: str) -> dict[str, Any] | None:
 
 
 def _write_manifest(local_dir: str, uri: str, files: dict[str, Signature]) -> None:
-    path = os.path.join(local_dir, MANIFEST)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"uri": uri, "files": {k: list(v) for k, v in files.items()}}, f)
-    os.replace(tmp, path)
+    manifest = {"uri": uri, "files": {k: list(v) for k, v in files.items()}}
+    write_json_atomic(os.path.join(local_dir, MANIFEST), manifest)
 
 
 def download(uri: str, local_dir: str, *, filesystem: Any = None) -> str:
