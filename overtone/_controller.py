@@ -47,7 +47,6 @@ from overtone.storage._files import (
     FORMAT_VERSION,
     STATE_FILE,
     TrialRecorder,
-    dumps,
     rewind_journal,
     write_atomic,
     write_json_atomic,
@@ -84,6 +83,12 @@ class Controller:
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
         self._search_state_error: str | None = None
         self._callbacks = guarded_callbacks(spec)
+        # The worker makes each trial's folder and files (TrialInfo.files); the driver makes
+        # the folder itself only for callbacks that may write there at on_trial_start.
+        self._mkdir_at_launch = self._callbacks._needs_trial_dir_at_start
+        self._journal_files = (
+            ("result.json", "progress.csv") if spec.default_loggers else ("result.json",)
+        )
         self._deleter = Deleter()
         if spec.restored is not None:
             self._continue(spec.restored)
@@ -291,15 +296,15 @@ class Controller:
 
     def _launch(self, trial: Trial) -> None:
         spec = self.spec
-        if trial.recorder is None:
+        trial.close()
+        if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
+            self._rewind(trial)
+        trial.fresh_journal = not trial.runs
+        files = self._journal_files
+        if self._callbacks:
+            files += tuple(self._callbacks._trial_files(trial.snapshot()))
+        if self._mkdir_at_launch:
             os.makedirs(trial.path, exist_ok=True)
-            with open(os.path.join(trial.path, "params.json"), "w", encoding="utf-8") as f:
-                f.write(dumps(trial.config))  # the state file holds the config too
-            if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
-                self._rewind(trial)
-            trial.recorder = TrialRecorder(
-                trial.path, fresh=not trial.runs, csv=spec.default_loggers
-            )
         trial.runs += 1
         info = TrialInfo(
             trial_id=trial.trial_id,
@@ -317,6 +322,8 @@ class Controller:
             reuse=spec.reuse_actors,
             sync=self._sync,
             checkpoint_at_end=bool(spec.checkpoint_config.checkpoint_at_end),
+            write_params=True,  # the state file holds the config too
+            files=files,
         )
         spec.executor.start_trial(info, trial.resources)
         trial.status = TrialStatus.RUNNING
@@ -370,7 +377,10 @@ class Controller:
             trial.pending_decision = decision.value
         if self._sync:
             spec.executor.send_decision(trial.trial_id, decision.value)  # it goes on now
-        assert trial.recorder is not None
+        if trial.recorder is None:  # opened at the first result: the worker made the files
+            trial.recorder = TrialRecorder(
+                trial.path, fresh=trial.fresh_journal, csv=spec.default_loggers
+            )
         trial.recorder.write(result)
         if spec.remote is not None:
             spec.remote.notify(trial.path)

@@ -65,6 +65,19 @@ class CallbackList(Callback):
         return f"CallbackList({self._callbacks!r}, fail_fast={self.fail_fast})"
 
     # -- the hooks ----------------------------------------------------------------------
+    @property
+    def _needs_trial_dir_at_start(self) -> bool:  # type: ignore[override]
+        return any(cb._needs_trial_dir_at_start for cb in self._callbacks)
+
+    def _trial_files(self, trial: FrozenTrial) -> list[str]:
+        names: list[str] = []
+        for i, cb in enumerate(self._callbacks):
+            try:
+                names.extend(cb._trial_files(trial))
+            except Exception as exc:
+                self._failed(i, cb, "_trial_files", exc)
+        return names
+
     def setup(self, stop: Any = None, num_samples: int | None = None, **info: Any) -> None:
         for i, cb in enumerate(self._callbacks):
             try:

@@ -281,10 +281,10 @@ def run_slot_task(
         node_ip = get_address_host(worker.address)
         next_info: TrialInfo | None = info
         while next_info is not None:
-            if not os.path.isdir(next_info.trial_dir):
-                link.send(
-                    ("error", next_info.trial_id, storage_problem(next_info.trial_dir, where))
-                )
+            # The trial process makes the trial's folder; the experiment's is the driver's.
+            if not os.path.isdir(next_info.experiment_path):
+                problem = storage_problem(next_info.experiment_path, where)
+                link.send(("error", next_info.trial_id, problem))
             else:
                 next_info.env["CUDA_VISIBLE_DEVICES"] = cuda
                 next_info.env["OVERTONE_NODE_IP"] = node_ip

@@ -23,7 +23,7 @@ from typing import Any
 
 import cloudpickle
 
-from overtone.runtime._runner import release_kept, run_trial
+from overtone.runtime._runner import prepare_trial_dir, release_kept, run_trial
 from overtone.runtime._session import TrialInfo
 
 
@@ -70,6 +70,14 @@ def _redirected(log_files: tuple[str, str] | None) -> Iterator[None]:
             os.close(fd)
 
 
+def _prepare(info: TrialInfo) -> str | None:
+    try:
+        prepare_trial_dir(info)
+    except OSError:
+        return "The worker could not prepare the trial's folder:\n" + traceback.format_exc()
+    return None
+
+
 def serve(conn: Connection) -> None:
     trainables: dict[str, Any] = {}
     channel = _ConnChannel(conn)
@@ -89,11 +97,10 @@ def serve(conn: Connection) -> None:
             channel.trial_id = info.trial_id
             os.environ.update(info.env)
             trainable = trainables[msg[1]]
-            if isinstance(trainable, _LoadFailure):
-                error: str | None = "The trainable could not be loaded in the worker:\n" + (
-                    trainable.text
-                )
-            else:
+            error = _prepare(info)
+            if error is None and isinstance(trainable, _LoadFailure):
+                error = "The trainable could not be loaded in the worker:\n" + trainable.text
+            if error is None:
                 with _redirected(info.log_files):
                     error = run_trial(trainable, info, channel)
             sys.stdout.flush()

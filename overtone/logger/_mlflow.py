@@ -54,6 +54,8 @@ class MLflowLoggerCallback(LoggerCallback):
         ])
     """
 
+    _needs_trial_dir_at_start = False  # nothing is written there when a trial starts
+
     def __init__(
         self,
         tracking_uri: str | None = None,

@@ -27,8 +27,9 @@ _SESSION_END_TAG = "_hparams_/session_end_info"
 
 @dataclass
 class _TrialLog:
-    file: EventFile
+    name: str  # the event file's, in the trial's folder
     start_time: float
+    file: EventFile | None = None  # opened at the first result, or at the end
     metrics: dict[str, Any] = field(default_factory=dict)  # every scalar tag seen, last value
     step: int = 0
 
@@ -54,17 +55,24 @@ class TBXLoggerCallback(LoggerCallback):
         # then: tensorboard --logdir ~/overtone_results
     """
 
+    # The event file is opened when the first result comes (the worker has created it by
+    # then, see ``_trial_files``), not at the trial's start.
+    _needs_trial_dir_at_start = False
+
     def __init__(self) -> None:
         self._encoder = ScalarEncoder()
         self._trials: dict[str, _TrialLog] = {}
 
     # -- hooks ----------------------------------------------------------------------------
+    def _trial_files(self, trial: FrozenTrial) -> list[str]:
+        return [self._log(trial).name]
+
     def log_trial_start(self, trial: FrozenTrial) -> None:
-        if trial.trial_id not in self._trials:
-            self._open(trial)
+        self._log(trial)
 
     def log_trial_result(self, iteration: int, trial: FrozenTrial, result: dict[str, Any]) -> None:
-        log = self._trials.get(trial.trial_id) or self._open(trial)
+        log = self._log(trial)
+        file = log.file or self._open(trial, log)
         step = result.get("training_iteration")
         if type(step) is not int:
             step = log.step + 1
@@ -73,12 +81,12 @@ class TBXLoggerCallback(LoggerCallback):
         arrays: dict[str, Any] = {}
         _collect(result, "", scalars, arrays)
         now = time.time()
-        log.file.write(self._encoder.encode(step, scalars, now))
+        file.write(self._encoder.encode(step, scalars, now))
         for tag, values in arrays.items():
             histogram = _histogram(tag, values)
             if histogram is not None:
-                log.file.write(tfevents.event(step, now, [histogram]))
-        log.file.flush()
+                file.write(tfevents.event(step, now, [histogram]))
+        file.flush()
         log.metrics.update(scalars)
 
     def log_trial_end(self, trial: FrozenTrial, failed: bool = False) -> None:
@@ -91,21 +99,28 @@ class TBXLoggerCallback(LoggerCallback):
         for trial_id in list(self._trials):
             log = self._trials.pop(trial_id)
             trial = by_id.get(trial_id)
-            if trial is None:
-                log.file.close()
-            else:  # still running when the experiment stopped, for example on Ctrl-C
+            if trial is not None:  # still running when the experiment stopped (Ctrl-C)
                 self._end(trial, log, "unknown")
+            elif log.file is not None:
+                log.file.close()
 
     # -- files ----------------------------------------------------------------------------
-    def _open(self, trial: FrozenTrial) -> _TrialLog:
-        log = _TrialLog(file=EventFile(trial.path), start_time=time.time())
-        self._trials[trial.trial_id] = log
-        content = tfevents.hparams_session_start(hparams_of(trial.config), log.start_time)
-        self._write_plugin_data(log, _SESSION_START_TAG, content)
-        log.file.flush()
+    def _log(self, trial: FrozenTrial) -> _TrialLog:
+        log = self._trials.get(trial.trial_id)
+        if log is None:
+            log = _TrialLog(tfevents.event_file_name(), time.time())
+            self._trials[trial.trial_id] = log
         return log
 
+    def _open(self, trial: FrozenTrial, log: _TrialLog) -> EventFile:
+        file = log.file = EventFile(trial.path, name=log.name)
+        content = tfevents.hparams_session_start(hparams_of(trial.config), log.start_time)
+        self._write_plugin_data(file, log.step, _SESSION_START_TAG, content)
+        file.flush()
+        return file
+
     def _end(self, trial: FrozenTrial, log: _TrialLog, status: str) -> None:
+        file = log.file or self._open(trial, log)
         try:
             types = {
                 key: "bool" if isinstance(value, bool)
@@ -115,15 +130,15 @@ class TBXLoggerCallback(LoggerCallback):
             }  # fmt: skip
             metrics = [tag for tag in log.metrics if tag not in HPARAMS_SKIPPED_METRICS]
             experiment = tfevents.hparams_experiment(types, metrics, log.start_time)
-            self._write_plugin_data(log, _EXPERIMENT_TAG, experiment)
+            self._write_plugin_data(file, log.step, _EXPERIMENT_TAG, experiment)
             end = tfevents.hparams_session_end(status, time.time())
-            self._write_plugin_data(log, _SESSION_END_TAG, end)
+            self._write_plugin_data(file, log.step, _SESSION_END_TAG, end)
         finally:
-            log.file.close()
+            file.close()
 
-    def _write_plugin_data(self, log: _TrialLog, tag: str, content: bytes) -> None:
+    def _write_plugin_data(self, file: EventFile, step: int, tag: str, content: bytes) -> None:
         value = tfevents.plugin_value(tag, tfevents.HPARAMS_PLUGIN, content)
-        log.file.write(tfevents.event(log.step, time.time(), [value]))
+        file.write(tfevents.event(step, time.time(), [value]))
 
 
 def _histogram(tag: str, values: Any) -> bytes | None:

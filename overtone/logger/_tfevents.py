@@ -148,16 +148,20 @@ class ScalarEncoder:
 _HEADERS: dict[int, bytes] = {}  # record length -> its framing (length, masked CRC)
 
 
+def event_file_name(suffix: str = "") -> str:
+    """A new event file's name: TensorBoard reads the files of a folder in name order."""
+    return (
+        f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
+        f"{os.getpid()}.{next(_counter)}{suffix}"
+    )
+
+
 class EventFile:
     """One event file, written synchronously through a buffer and flushed on demand."""
 
-    def __init__(self, logdir: str, filename_suffix: str = "") -> None:
+    def __init__(self, logdir: str, filename_suffix: str = "", name: str | None = None) -> None:
         os.makedirs(logdir, exist_ok=True)
-        name = (
-            f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-            f"{os.getpid()}.{next(_counter)}{filename_suffix}"
-        )
-        self.path = os.path.join(logdir, name)
+        self.path = os.path.join(logdir, name or event_file_name(filename_suffix))
         self._file = open(self.path, "ab")
         # The first record names the format: Event{wall_time, file_version="brain.Event:2"}
         version = b"brain.Event:2"

@@ -68,6 +68,8 @@ class WandbLoggerCallback(LoggerCallback):
         tune.run(train, config=space, callbacks=[WandbLoggerCallback(project="lr-search")])
     """
 
+    _needs_trial_dir_at_start = False  # nothing is written there when a trial starts
+
     def __init__(
         self,
         project: str | None = None,

@@ -25,6 +25,18 @@ def _wants_checkpoint_dir(fn: Any) -> bool:
     return "checkpoint_dir" in params
 
 
+def prepare_trial_dir(info: TrialInfo) -> None:
+    """Make the trial's folder and the files the driver will append to (see TrialInfo)."""
+    os.makedirs(info.trial_dir, exist_ok=True)
+    if info.write_params:
+        from overtone.storage._files import dumps
+
+        with open(os.path.join(info.trial_dir, "params.json"), "w", encoding="utf-8") as f:
+            f.write(dumps(info.config))
+    for name in info.files:
+        os.close(os.open(os.path.join(info.trial_dir, name), os.O_WRONLY | os.O_CREAT, 0o644))
+
+
 def run_trial(trainable: Any, info: TrialInfo, channel: _Channel) -> str | None:
     """Run the trial to its end. Returns None on success, else the failure's traceback text."""
     session = _Session(info, channel)

@@ -52,6 +52,11 @@ class TrialInfo:
     # only possible decision is to go on, so the trial streams its results without waiting.
     sync: bool = True
     checkpoint_at_end: bool = False
+    # The worker makes the trial's folder, writes ``params.json`` (when set) and creates these
+    # empty files in it before the trainable runs, so that the driver, which appends to them,
+    # never pays for creating a file: on some disks that costs a millisecond of system time.
+    write_params: bool = False
+    files: tuple[str, ...] = ()
 
 
 class TuneContext:
