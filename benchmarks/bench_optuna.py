@@ -4,7 +4,7 @@ Overtone (``OptunaSearch``) and by Optuna's own ``study.optimize`` (same seeded 
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_optuna.py [--trials 500] [--reps 3] [--warmup 1]
+    .venv/bin/python benchmarks/bench_optuna.py [--trials 500] [--reps 5] [--warmup 1] [--pycache]
 
 Each run is a fresh interpreter with its own ``tempfile.mkdtemp()`` storage (removed after)
 and ``verbose=0``; the variants' repetitions are interleaved. Two times are reported for
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     bytecode_env,
+    describe_bytecode,
     describe_storage,
     fmt_s,
     loadavg,
@@ -121,12 +122,15 @@ def variants(trials: int) -> list[tuple[str, list[str], bool]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=500)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument(
+        "--pycache", action="store_true", help="keep a bytecode cache, as an installed package has"
+    )
     args = parser.parse_args()
 
     before = snapshot_default_results()
-    env = bytecode_env(False)
+    env = bytecode_env(args.pycache)
     runs = variants(args.trials)
     calls: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     walls: dict[str, list[float]] = {name: [] for name, _, _ in runs}
@@ -187,7 +191,8 @@ def main() -> None:
         f"{args.reps} (+{args.warmup} warm-up); target: overtone+optuna call <= "
         f"{TARGET_RATIO}x optuna's"
     )
-    print(f"{describe_storage(None)}; load average before/after rounds: {' '.join(loads)}")
+    print(f"{describe_storage(None)}; {describe_bytecode(args.pycache)}")
+    print(f"load average before/after rounds: {' '.join(loads)}")
     print()
     print_table(
         [

@@ -21,6 +21,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 _POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected
 _TABLE8: list[int] = []  # one byte at a time
@@ -99,7 +100,12 @@ _pack_u32 = struct.Struct("<I").pack
 _pack_u64 = struct.Struct("<Q").pack
 
 
+_SMALL_VARINTS = [bytes((i,)) for i in range(128)]
+
+
 def _varint(n: int) -> bytes:
+    if 0 <= n < 128:  # field keys and most lengths: one byte
+        return _SMALL_VARINTS[n]
     out = bytearray()
     n &= 0xFFFFFFFFFFFFFFFF  # negative int64 steps are ten bytes, as protobuf encodes them
     while True:
@@ -160,9 +166,12 @@ class EventFile:
     """One event file, written synchronously through a buffer and flushed on demand."""
 
     def __init__(self, logdir: str, filename_suffix: str = "", name: str | None = None) -> None:
-        os.makedirs(logdir, exist_ok=True)
         self.path = os.path.join(logdir, name or event_file_name(filename_suffix))
-        self._file = open(self.path, "ab")
+        try:
+            self._file = open(self.path, "ab")
+        except FileNotFoundError:
+            os.makedirs(logdir, exist_ok=True)
+            self._file = open(self.path, "ab")
         # The first record names the format: Event{wall_time, file_version="brain.Event:2"}
         version = b"brain.Event:2"
         self.write(b"\x09" + _pack_f64(time.time()) + b"\x1a" + _varint(len(version)) + version)
@@ -232,12 +241,20 @@ def hparams_experiment(
     hparam_types: dict[str, str], metric_tags: list[str], time_created: float
 ) -> bytes:
     """``HParamsPluginData{experiment}``: the hparams' names and types, the metrics' tags."""
-    body = _double(3, time_created)
-    for name, kind in hparam_types.items():
-        body += _field(4, _field(1, name.encode("utf-8")) + _enum(4, DATA_TYPE[kind]))
-    for tag in metric_tags:
-        body += _field(5, _field(1, _field(2, tag.encode("utf-8"))))
-    return _field(2, body)
+    key = (tuple(hparam_types.items()), tuple(metric_tags))
+    infos = _EXPERIMENT_INFOS.get(key)
+    if infos is None:  # every trial of an experiment usually has the same ones
+        if len(_EXPERIMENT_INFOS) > 256:
+            _EXPERIMENT_INFOS.clear()
+        infos = _EXPERIMENT_INFOS[key] = b"".join(
+            [_field(4, _field(1, name.encode("utf-8")) + _enum(4, DATA_TYPE[kind]))
+             for name, kind in hparam_types.items()]
+            + [_field(5, _field(1, _field(2, tag.encode("utf-8")))) for tag in metric_tags]
+        )  # fmt: skip
+    return _field(2, _double(3, time_created) + infos)
+
+
+_EXPERIMENT_INFOS: dict[tuple[Any, ...], bytes] = {}
 
 
 def hparams_session_end(status: str, end_time: float) -> bytes:
