@@ -28,7 +28,7 @@ from overtone.runtime._trainable import Trainable
 from overtone.runtime._wrappers import RESOURCES_ATTR
 from overtone.schedulers import FIFOScheduler, TrialScheduler
 from overtone.search import BasicVariantGenerator, Searcher
-from overtone.search._variants import validate_space
+from overtone.search._variants import unresolved_paths, validate_space
 from overtone.stopper import make_stopper
 from overtone.storage._files import STATE_FILE
 from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir
@@ -121,19 +121,36 @@ def execute(
     if not isinstance(scheduler, TrialScheduler):
         raise TypeError(f"scheduler is {scheduler!r}, but must be a tune.schedulers scheduler")
     metric, mode = tune_config.metric, tune_config.mode
-    searcher.set_search_properties(
+    accepted = searcher.set_search_properties(
         metric, mode, param_space, num_samples=tune_config.num_samples, seed=tune_config.seed
     )
+    searched = ["/".join(map(str, p)) for p in unresolved_paths(param_space)]
+    if accepted is False and searched:
+        executor.shutdown()
+        raise ValueError(
+            f"{type(searcher).__name__} refused the experiment's search space: it has one "
+            "of its own, so the config/param_space passed to tune must not hold search "
+            f"domains too (it has {', '.join(searched[:3])}); give the space in one place"
+        )
 
     experiment_name = run_config.name or f"{name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
     experiment_path, remote_uri = resolve_storage(run_config.storage_path, experiment_name)
-    scheduler.set_search_properties(
-        metric,
-        mode,
-        experiment_path=experiment_path,
-        seed=tune_config.seed,
-        total_resources=executor.total_resources(),
-    )
+    if (
+        scheduler.set_search_properties(
+            metric,
+            mode,
+            experiment_path=experiment_path,
+            seed=tune_config.seed,
+            total_resources=executor.total_resources(),
+        )
+        is False
+    ):
+        executor.shutdown()
+        raise ValueError(
+            f"{type(scheduler).__name__} refused metric={metric!r} and mode={mode!r} from "
+            "the experiment: it was made with a metric and mode of its own; give them to "
+            "the scheduler or to tune, not both"
+        )
     verbose = default_verbose if run_config.verbose is None else run_config.verbose
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
     stream = stream if stream is not None else sys.stdout

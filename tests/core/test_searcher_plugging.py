@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from overtone import tune
+from overtone.schedulers import FIFOScheduler
 from overtone.search import ConcurrencyLimiter, Searcher
 
 
@@ -77,3 +80,56 @@ def test_num_samples_caps_an_endless_searcher(tmp_path, executor):
         executor=executor,
     )
     assert sorted(t.config["x"] for t in analysis.trials) == [1, 2, 3, 4]
+
+
+class _OwnSpaceSearcher(Searcher):
+    """A searcher with a space of its own, which refuses the experiment's (as in Ray)."""
+
+    def set_search_properties(self, metric, mode, config, **spec):
+        super().set_search_properties(metric, mode, config, **spec)
+        return False
+
+    def suggest(self, trial_id):
+        return {"x": 1.0}
+
+
+def test_a_searcher_that_refuses_the_space_is_an_error_naming_the_domains(tmp_path):
+    with pytest.raises(ValueError, match=r"_OwnSpaceSearcher refused .* \(it has x, opt/lr\)"):
+        tune.run(
+            lambda config: tune.report({"loss": config["x"]}),
+            config={"x": tune.uniform(0, 1), "opt": {"lr": tune.loguniform(1e-4, 1e-1)}},
+            search_alg=_OwnSpaceSearcher(),
+            num_samples=1,
+            storage_path=str(tmp_path),
+            verbose=0,
+        )
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_a_searcher_that_refuses_only_constants_runs(tmp_path):
+    analysis = tune.run(
+        lambda config: tune.report({"loss": config["x"]}),
+        config={"batch": 32},
+        search_alg=_OwnSpaceSearcher(),
+        num_samples=2,
+        storage_path=str(tmp_path),
+        verbose=0,
+    )
+    assert [t.config for t in analysis.trials] == [{"x": 1.0, "batch": 32}] * 2
+
+
+class _OwnMetricScheduler(FIFOScheduler):
+    def set_search_properties(self, metric, mode, **spec):
+        return metric is None
+
+
+def test_a_scheduler_that_refuses_the_metric_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match=r"_OwnMetricScheduler refused metric='loss'"):
+        tune.run(
+            lambda config: tune.report({"loss": 1.0}),
+            scheduler=_OwnMetricScheduler(),
+            metric="loss",
+            mode="min",
+            storage_path=str(tmp_path),
+            verbose=0,
+        )
