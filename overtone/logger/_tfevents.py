@@ -163,21 +163,24 @@ def event_file_name(suffix: str = "") -> str:
 
 
 class EventFile:
-    """One event file, written synchronously through a buffer and flushed on demand."""
+    """One event file. Records are collected in memory and written by :meth:`flush` (and
+    :meth:`close`) in one ``write`` straight to the OS."""
 
     def __init__(self, logdir: str, filename_suffix: str = "", name: str | None = None) -> None:
         self.path = os.path.join(logdir, name or event_file_name(filename_suffix))
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         try:
-            self._file = open(self.path, "ab")
+            self._fd: int | None = os.open(self.path, flags, 0o644)
         except FileNotFoundError:
             os.makedirs(logdir, exist_ok=True)
-            self._file = open(self.path, "ab")
+            self._fd = os.open(self.path, flags, 0o644)
+        self._pending = bytearray()
         # The first record names the format: Event{wall_time, file_version="brain.Event:2"}
         version = b"brain.Event:2"
         self.write(b"\x09" + _pack_f64(time.time()) + b"\x1a" + _varint(len(version)) + version)
 
     def write(self, event: bytes) -> None:
-        """Append one serialized ``Event``."""
+        """Append one serialized ``Event`` (to the file at the next :meth:`flush`)."""
         size = len(event)
         header = _HEADERS.get(size)
         if header is None:  # results have few distinct sizes: their headers are cached
@@ -185,14 +188,29 @@ class EventFile:
                 _HEADERS.clear()
             length = _pack_u64(size)
             header = _HEADERS[size] = length + _pack_u32(masked_crc32c(length))
-        self._file.write(header + event + _pack_u32(masked_crc32c(event)))
+        self._pending += header
+        self._pending += event
+        self._pending += _pack_u32(masked_crc32c(event))
 
     def flush(self) -> None:
-        self._file.flush()
+        if self._fd is None or not self._pending:
+            return
+        data = bytes(self._pending)
+        self._pending.clear()
+        while data:
+            data = data[os.write(self._fd, data) :]
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        if self._fd is not None:
+            try:
+                self.flush()
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
 
 # -- the other messages: HParams plugin data and histograms ---------------------------------

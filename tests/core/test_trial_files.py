@@ -57,11 +57,13 @@ def test_preparing_again_keeps_what_the_files_hold(tmp_path):
 def test_a_fresh_journal_is_emptied_only_when_it_holds_something(tmp_path, content):
     path = tmp_path / "result.json"
     path.write_text(content)
-    with _files._open_journal(str(path), fresh=True) as f:
-        f.write("new\n")
+    fd = _files._open_journal(str(path), fresh=True)
+    _files._write_all(fd, b"new\n")
+    os.close(fd)
     assert path.read_text() == "new\n"
-    with _files._open_journal(str(path), fresh=False) as f:
-        f.write("more\n")
+    fd = _files._open_journal(str(path), fresh=False)
+    _files._write_all(fd, b"more\n")
+    os.close(fd)
     assert path.read_text() == "new\nmore\n"
 
 
@@ -70,9 +72,9 @@ def test_the_driver_only_opens_files_the_worker_made(tmp_path, monkeypatch):
     seen: list[tuple[str, bool]] = []
     open_journal = _files._open_journal
 
-    def watched_journal(path, fresh, newline=None):
+    def watched_journal(path, fresh):
         seen.append((os.path.basename(path), os.path.exists(path)))
-        return open_journal(path, fresh, newline)
+        return open_journal(path, fresh)
 
     event_file_init = _tfevents.EventFile.__init__
 
