@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shutil
 import sys
 import threading
@@ -206,6 +207,10 @@ def check_fits(resources: Resources, total: Resources) -> None:
         )
 
 
+_UNSAFE = re.compile(r"[^\w\-=.,+]")  # \w: what str.isalnum() accepts, and "_"
+
+
 def safe_dirname(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_=.,+" else "_" for c in name)
+    """``name`` as a folder name: anything but letters, digits and ``-_=.,+`` becomes ``_``."""
+    cleaned = _UNSAFE.sub("_", name)
     return cleaned[:140] or "trial"
