@@ -39,6 +39,7 @@ from overtone._restore import SEARCH_STATE_FILE
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
 from overtone.executors._base import DoneEvent, ResultEvent
+from overtone.runtime._runner import remove_spare_dirs
 from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
 from overtone.search import Searcher
@@ -86,6 +87,7 @@ class Controller:
         # The worker makes each trial's folder and files (TrialInfo.files); the driver makes
         # the folder itself only for callbacks that may write there at on_trial_start.
         self._mkdir_at_launch = self._callbacks._needs_trial_dir_at_start
+        self._spare_dirs = spec.executor.prepares_ahead and not self._mkdir_at_launch
         self._journal_files = (
             ("result.json", "progress.csv") if spec.default_loggers else ("result.json",)
         )
@@ -115,6 +117,7 @@ class Controller:
     def run(self) -> None:
         spec = self.spec
         os.makedirs(spec.experiment_path, exist_ok=True)
+        remove_spare_dirs(spec.experiment_path)  # left by workers killed in an earlier run
         spec.executor.setup(f"{spec.trainable_name}-{self._prefix}", spec.trainable_blob)
         self._callbacks.setup(stop=spec.stopper, num_samples=spec.num_samples)
         self._save_state(force=True)
@@ -324,6 +327,7 @@ class Controller:
             checkpoint_at_end=bool(spec.checkpoint_config.checkpoint_at_end),
             write_params=True,  # the state file holds the config too
             files=files,
+            spare_dirs=self._spare_dirs,
         )
         spec.executor.start_trial(info, trial.resources)
         trial.status = TrialStatus.RUNNING

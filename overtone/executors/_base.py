@@ -45,6 +45,11 @@ Event = ResultEvent | DoneEvent | ErrorEvent
 class Executor(abc.ABC):
     """Runs trials somewhere and streams their events back."""
 
+    #: Whether its workers may make the next trial's folder while they wait for it (as a
+    #: hidden ``.spare-*`` folder in the experiment's, renamed when the trial comes) and
+    #: remove what is left when the executor shuts down. See ``runtime._runner.TrialDirs``.
+    prepares_ahead: bool = False
+
     @abc.abstractmethod
     def setup(self, trainable_key: str, trainable_blob: bytes) -> None:
         """Receive the pickled trainable once per experiment (shipped once per worker)."""

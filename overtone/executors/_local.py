@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -21,6 +22,7 @@ from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, Res
 from overtone.runtime._session import TrialInfo
 
 _EPS = 1e-9
+_BYE_TIMEOUT_S = 2.0  # for idle workers to remove their spare trial folders at shutdown
 
 
 def detect_cpus() -> int:
@@ -104,6 +106,7 @@ class LocalExecutor(Executor):
             raise ValueError(f"num_gpus is {num_gpus}, but must be >= 0")
         self.custom = dict(resources or {})
         self.reuse_workers = reuse_workers
+        self.prepares_ahead = reuse_workers  # a worker with a spare folder exits cleanly
         self._free_cpu = self.num_cpus
         self._free_gpu = [1.0] * self.num_gpus
         self._free_custom = dict(self.custom)
@@ -196,13 +199,23 @@ class LocalExecutor(Executor):
     def shutdown(self) -> None:
         for worker in list(self._by_conn.values()):  # still running a trial: end it now
             worker.kill()
+        told = []
         for worker in self._idle:
             # Idle workers exit by themselves (cleaning up kept trainables); not waiting for
             # their interpreters to wind down saves the driver a few hundred milliseconds.
             try:
                 worker.conn.send(("exit",))
+                told.append(worker)
             except OSError:
                 worker.kill()
+        deadline = time.monotonic() + _BYE_TIMEOUT_S
+        for worker in told:  # each removes its spare trial folder, then says bye
+            try:
+                if worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                    worker.conn.recv()
+            except (EOFError, OSError):
+                pass
+        for worker in self._idle:
             worker.conn.close()
         self._by_conn.clear()
         self._idle.clear()

@@ -23,7 +23,7 @@ from typing import Any
 
 import cloudpickle
 
-from overtone.runtime._runner import prepare_trial_dir, release_kept, run_trial
+from overtone.runtime._runner import TrialDirs, release_kept, run_trial
 from overtone.runtime._session import TrialInfo
 
 
@@ -70,9 +70,9 @@ def _redirected(log_files: tuple[str, str] | None) -> Iterator[None]:
             os.close(fd)
 
 
-def _prepare(info: TrialInfo) -> str | None:
+def _prepare(dirs: TrialDirs, info: TrialInfo) -> str | None:
     try:
-        prepare_trial_dir(info)
+        dirs.prepare(info)
     except OSError:
         return "The worker could not prepare the trial's folder:\n" + traceback.format_exc()
     return None
@@ -81,10 +81,12 @@ def _prepare(info: TrialInfo) -> str | None:
 def serve(conn: Connection) -> None:
     trainables: dict[str, Any] = {}
     channel = _ConnChannel(conn)
+    dirs = TrialDirs()
     while True:
         try:
             msg = conn.recv()
         except (EOFError, OSError):
+            dirs.drop_spare()
             return  # the driver is gone
         kind = msg[0]
         if kind == "trainable":
@@ -97,7 +99,7 @@ def serve(conn: Connection) -> None:
             channel.trial_id = info.trial_id
             os.environ.update(info.env)
             trainable = trainables[msg[1]]
-            error = _prepare(info)
+            error = _prepare(dirs, info)
             if error is None and isinstance(trainable, _LoadFailure):
                 error = "The trainable could not be loaded in the worker:\n" + trainable.text
             if error is None:
@@ -109,7 +111,13 @@ def serve(conn: Connection) -> None:
                 conn.send(("done", info.trial_id))
             else:
                 conn.send(("error", info.trial_id, error))
+            dirs.make_spare(info, conn.poll)  # while the driver chooses the next trial
         elif kind == "exit":
+            dirs.drop_spare()
+            try:
+                conn.send(("bye",))  # the driver may wait for this: no spare is left now
+            except OSError:
+                pass
             release_kept()
             return
 

@@ -57,6 +57,8 @@ class TrialInfo:
     # never pays for creating a file: on some disks that costs a millisecond of system time.
     write_params: bool = False
     files: tuple[str, ...] = ()
+    # The worker may make the next trial's folder ahead (nobody else makes this one).
+    spare_dirs: bool = False
 
 
 class TuneContext:

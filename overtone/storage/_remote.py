@@ -155,7 +155,11 @@ def _checkpoint_of(rel: str) -> str | None:
 
 def _is_staging_name(name: str) -> bool:
     """Folders and files being written: never uploaded."""
-    return name.startswith(".save-") or name.endswith(".tmp") or bool(_TEMP_NAME.search(name))
+    return (
+        name.startswith((".save-", ".spare-"))
+        or name.endswith(".tmp")
+        or bool(_TEMP_NAME.search(name))
+    )
 
 
 Signature = tuple[int, int, int]  # size, mtime_ns, inode

@@ -15,7 +15,7 @@ import pytest
 
 from overtone import tune
 from overtone.logger import _tfevents
-from overtone.runtime._runner import prepare_trial_dir
+from overtone.runtime._runner import SPARE_PREFIX, TrialDirs, prepare_trial_dir
 from overtone.runtime._session import TrialInfo
 from overtone.storage import _files
 
@@ -153,3 +153,102 @@ def test_a_users_callback_finds_the_trial_folder_made_at_start(tmp_path):
     )
     assert len(callback.written) == 2
     assert all(os.path.exists(path) for path in callback.written)
+
+
+# -- spare folders: the next trial's folder, made while the driver chooses that trial ------
+EVENTS = "events.out.tfevents.0000000001.host.1.0"
+
+
+def _spare_info(tmp_path, trial: str, experiment: str = "exp", **kwargs) -> TrialInfo:
+    base = {"write_params": True, "files": ("result.json", EVENTS), "spare_dirs": True}
+    return TrialInfo(
+        trial_id=trial,
+        trial_name=trial,
+        trial_dir=str(tmp_path / experiment / trial),
+        experiment_name=experiment,
+        experiment_path=str(tmp_path / experiment),
+        config={"trial": trial},
+        **{**base, **kwargs},
+    )
+
+
+def _spares(path) -> list[str]:
+    return [n for n in os.listdir(path) if n.startswith(SPARE_PREFIX)]
+
+
+def test_the_next_trial_gets_the_spare_folder_renamed(tmp_path):
+    dirs = TrialDirs()
+    first = _spare_info(tmp_path, "t1")
+    dirs.prepare(first)
+    dirs.make_spare(first, lambda: False)
+    (spare,) = _spares(tmp_path / "exp")
+    inode = os.stat(tmp_path / "exp" / spare).st_ino
+    second = _spare_info(tmp_path, "t2", files=("result.json", EVENTS.replace(".0", ".7")))
+    dirs.prepare(second)
+    folder = tmp_path / "exp" / "t2"
+    assert os.stat(folder).st_ino == inode  # the spare itself, renamed
+    assert sorted(os.listdir(folder)) == sorted(["params.json", "result.json", second.files[1]])
+    assert json.loads((folder / "params.json").read_text()) == {"trial": "t2"}
+    assert _spares(tmp_path / "exp") == []
+
+
+def test_a_spare_cut_short_is_completed_when_used(tmp_path):
+    dirs = TrialDirs()
+    first = _spare_info(tmp_path, "t1")
+    dirs.prepare(first)
+    calls = iter([False, False, True])  # the next trial arrives after one file is made
+    dirs.make_spare(first, lambda: next(calls))
+    (spare,) = _spares(tmp_path / "exp")
+    assert os.listdir(tmp_path / "exp" / spare) == ["params.json"]
+    dirs.prepare(_spare_info(tmp_path, "t2"))
+    assert sorted(os.listdir(tmp_path / "exp" / "t2")) == sorted(
+        [EVENTS, "params.json", "result.json"]
+    )
+
+
+def test_a_restarted_trial_keeps_its_folder_and_the_spare_waits(tmp_path):
+    dirs = TrialDirs()
+    first = _spare_info(tmp_path, "t1")
+    dirs.prepare(first)
+    (tmp_path / "exp" / "t1" / "result.json").write_text('{"training_iteration": 1}\n')
+    dirs.make_spare(first, lambda: False)
+    dirs.prepare(first)  # the same trial again, after a failure
+    assert (tmp_path / "exp" / "t1" / "result.json").read_text() == '{"training_iteration": 1}\n'
+    assert len(_spares(tmp_path / "exp")) == 1
+    dirs.prepare(_spare_info(tmp_path, "t2", experiment="other"))  # another experiment
+    assert _spares(tmp_path / "exp") == []
+
+
+def test_no_spare_is_made_unless_allowed(tmp_path):
+    dirs = TrialDirs()
+    info = _spare_info(tmp_path, "t1", spare_dirs=False)
+    dirs.prepare(info)
+    dirs.make_spare(info, lambda: False)
+    assert _spares(tmp_path / "exp") == []
+
+
+def test_no_spare_folder_is_left_when_the_run_returns(tmp_path):
+    analysis = tune.run(
+        lambda config: tune.report({"loss": config["x"]}),
+        config={"x": tune.uniform(0, 1)},
+        num_samples=12,
+        storage_path=str(tmp_path),
+        name="exp",
+        verbose=0,
+    )
+    assert len(analysis.trials) == 12
+    assert _spares(tmp_path / "exp") == []
+
+
+def test_spare_folders_left_by_killed_workers_are_removed_on_resume(tmp_path):
+    def train(config):
+        tune.report({"loss": config["x"]})
+
+    kwargs = {"config": {"x": tune.grid_search([1, 2])}, "storage_path": str(tmp_path)}
+    tune.run(train, name="exp", verbose=0, **kwargs)
+    stale = tmp_path / "exp" / f"{SPARE_PREFIX}99999"
+    stale.mkdir()
+    (stale / "result.json").write_text("")
+    analysis = tune.run(train, name="exp", verbose=0, resume="AUTO", **kwargs)
+    assert len(analysis.trials) == 2
+    assert _spares(tmp_path / "exp") == []
