@@ -103,6 +103,11 @@ class OptunaSearch(AdapterSearcher):
         self._encoders: dict[str, list[Any]] = {}  # names of categories picked by index
         self._study: Any = None
         self._live: dict[str, Any] = {}
+        # A trial's latest (value, step), reported as an intermediate value once the next
+        # result comes or, at the end, when it reported more than once: a one-result trial
+        # (the common short trial) costs Optuna no report, whose value ``tell`` records.
+        self._latest: dict[str, tuple[float, int]] = {}
+        self._curves: set[str] = set()
         if callable(space):
             if evaluated_rewards is not None:
                 raise ValueError(
@@ -222,21 +227,28 @@ class OptunaSearch(AdapterSearcher):
         return suggestion
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        # Intermediate values, as in Ray (for a pruner or for inspection); one objective only.
+        # Intermediate values, as in Ray (for inspection); one objective only.
         ot_trial = self._live.get(trial_id)
         if ot_trial is None or isinstance(self._metric, list) or self._metric is None:
             return
         value = metric_value(result, self._metric)
         step = result.get("training_iteration")
         if value is not None and isinstance(step, int):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a step reported again after a restart
-                ot_trial.report(value, step)
+            previous = self._latest.get(trial_id)
+            self._latest[trial_id] = (value, step)
+            if previous is not None:
+                self._curves.add(trial_id)
+                _report(ot_trial, *previous)
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         ot_trial = self._live.pop(trial_id, None)
+        latest = self._latest.pop(trial_id, None)
+        if trial_id in self._curves:
+            self._curves.discard(trial_id)
+            if latest is not None:
+                _report(ot_trial, *latest)
         if ot_trial is None:
             return
         ot = _optuna()
@@ -257,6 +269,16 @@ class OptunaSearch(AdapterSearcher):
     def set_state(self, state: dict[str, Any]) -> None:
         # A copy, so that two searchers never share one study.
         self.__dict__.update(cloudpickle.loads(cloudpickle.dumps(state)))
+        self.__dict__.setdefault("_latest", {})  # a state saved before these existed
+        self.__dict__.setdefault("_curves", set())
+
+
+def _report(ot_trial: Any, value: float, step: int) -> None:
+    if ot_trial is None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a step reported again after a restart
+        ot_trial.report(value, step)
 
 
 def _check_objectives(metric: Any, mode: Any) -> tuple[Any, Any]:

@@ -80,10 +80,10 @@ class TrialRecorder:
         _write_all(self._json, (_ENCODER.encode(result) + "\n").encode("utf-8"))
         if self._csv_fd is None:
             return
-        if any(type(v) is dict for v in result.values()):
+        if any(type(v) is dict and k != "config" for k, v in result.items()):
             row = flatten({k: v for k, v in result.items() if k != "config"})
         else:
-            row = result
+            row = result  # the header and rows below leave "config" out
         line = self._line
         line.seek(0)
         line.truncate()

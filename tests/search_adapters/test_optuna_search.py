@@ -245,3 +245,31 @@ def test_a_space_given_twice_is_refused(tmp_path):
     searcher = OptunaSearch(space={"x": tune.uniform(0, 1)}, metric="loss", mode="min")
     with pytest.raises(ValueError, match="define the parameters in one place only"):
         run(quadratic, searcher, tmp_path, "twice", 2, config={"x": tune.uniform(0, 1), "n": 0})
+
+
+def test_curves_reach_optuna_as_intermediate_values(tmp_path):
+    """Every step of a trial that reports several times; none for a one-result trial,
+    whose only value is the trial's value (told at its end)."""
+
+    def train(config):
+        for step in range(1, config["steps"] + 1):
+            tune.report({"loss": config["x"] / step})
+
+    searcher = OptunaSearch(seed=3)
+    run(
+        train,
+        searcher,
+        tmp_path,
+        "curves",
+        4,
+        config={"x": tune.uniform(1.0, 2.0), "steps": tune.sample_from(lambda _: 3)},
+    )
+    one = OptunaSearch(seed=3)
+    run(train, one, tmp_path, "single", 2, config={"x": tune.uniform(1.0, 2.0), "steps": 1})
+    for trial in searcher._study.trials:
+        x = trial.params["x"]
+        assert trial.intermediate_values == pytest.approx({1: x, 2: x / 2, 3: x / 3})
+        assert trial.value == pytest.approx(x / 3)
+    for trial in one._study.trials:
+        assert trial.intermediate_values == {}
+        assert trial.value == pytest.approx(trial.params["x"])
