@@ -44,6 +44,7 @@ from _common import (  # noqa: E402
     bytecode_env,
     describe_bytecode,
     describe_storage,
+    file_creation_us,
     fmt_s,
     loadavg,
     print_table,
@@ -148,6 +149,7 @@ def main() -> None:
     best: dict[str, str] = {}
     errors: dict[str, str] = {}
     loads = [loadavg()]
+    probes = [file_creation_us()]
     for rep in range(-args.warmup, args.reps):
         for name, argv, writes in runs:
             if name in errors:
@@ -169,6 +171,7 @@ def main() -> None:
                 walls[name].append(wall)
                 cpus[name].append(cpu)
         loads.append(loadavg())
+    probes.append(file_creation_us())
 
     base = statistics.median(calls["optuna"]) if calls["optuna"] else float("nan")
     base_wall = statistics.median(walls["optuna"]) if walls["optuna"] else float("nan")
@@ -206,6 +209,11 @@ def main() -> None:
     )
     print(f"{describe_storage(None)}; {describe_bytecode(args.pycache)}")
     print(f"load average before/after rounds: {' '.join(loads)}")
+    print(
+        "creating a file there took "
+        + " / ".join(f"{us:.0f} us" for us in probes)
+        + " before/after the rounds (about 20 us on a disk with no recent mass deletion)"
+    )
     print()
     print_table(
         [
