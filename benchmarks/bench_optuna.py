@@ -19,6 +19,9 @@ time (the worker processes end on their own after the call and are not counted).
 - ``overtone+optuna seq``: the same, one trial at a time, like ``n_jobs=1``.
 - ``overtone+random``: ``tune.run`` with its default random search: the loop's own cost,
   without Optuna, for reference.
+- ``optuna, sqlite storage``: ``study.optimize`` with the study kept in an SQLite file, for
+  reference: Optuna's own way to keep a study that outlives the process, which Overtone's
+  experiment folder (results, configs, state) does as well.
 
 The target: ``overtone+optuna`` within 1.5x of ``optuna`` (the call, paired). This is a
 report, not a test: it always exits 0, and marks a missed target with ``MISS``.
@@ -54,10 +57,10 @@ from _common import (  # noqa: E402
 
 TARGET_RATIO = 1.5
 
-# argv: trials
+# argv: trials, and "sqlite" for a study kept in an SQLite file under BENCH_STORAGE
 OPTUNA_ALONE = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -70,8 +73,11 @@ OPTUNA_ALONE = textwrap.dedent(
         return (x - 2) ** 2 + (y + 1) ** 2
 
 
+    storage = None
+    if sys.argv[2:] == ["sqlite"]:
+        storage = "sqlite:///" + os.path.join(os.environ["BENCH_STORAGE"], "study.db")
     start = time.perf_counter()
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0), storage=storage)
     study.optimize(objective, n_trials=n, n_jobs=1)
     print("CALL", time.perf_counter() - start, study.best_value)
     """
@@ -124,6 +130,7 @@ def variants(trials: int) -> list[tuple[str, list[str], bool]]:
         ("overtone+optuna", ["-c", OVERTONE, n, "optuna", "0"], True),
         ("overtone+optuna seq", ["-c", OVERTONE, n, "optuna", "1"], True),
         ("overtone+random", ["-c", OVERTONE, n, "random", "0"], True),
+        ("optuna, sqlite storage", ["-c", OPTUNA_ALONE, n, "sqlite"], True),
     ]
 
 
