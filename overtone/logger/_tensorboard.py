@@ -115,7 +115,9 @@ class TBXLoggerCallback(LoggerCallback):
     def _open(self, trial: FrozenTrial, log: _TrialLog) -> EventFile:
         file = log.file = EventFile(trial.path, name=log.name)
         content = tfevents.hparams_session_start(hparams_of(trial.config), log.start_time)
-        self._write_plugin_data(file, log.step, _SESSION_START_TAG, content)
+        file.write(
+            tfevents.event(log.step, time.time(), [_plugin_value(_SESSION_START_TAG, content)])
+        )
         file.flush()
         return file
 
@@ -129,16 +131,25 @@ class TBXLoggerCallback(LoggerCallback):
                 for key, value in hparams_of(trial.config).items()
             }  # fmt: skip
             metrics = [tag for tag in log.metrics if tag not in HPARAMS_SKIPPED_METRICS]
+            now = time.time()
             experiment = tfevents.hparams_experiment(types, metrics, log.start_time)
-            self._write_plugin_data(file, log.step, _EXPERIMENT_TAG, experiment)
-            end = tfevents.hparams_session_end(status, time.time())
-            self._write_plugin_data(file, log.step, _SESSION_END_TAG, end)
+            end = tfevents.hparams_session_end(status, now)
+            file.write(  # both in one event
+                tfevents.event(
+                    log.step,
+                    now,
+                    [
+                        _plugin_value(_EXPERIMENT_TAG, experiment),
+                        _plugin_value(_SESSION_END_TAG, end),
+                    ],
+                )
+            )
         finally:
             file.close()
 
-    def _write_plugin_data(self, file: EventFile, step: int, tag: str, content: bytes) -> None:
-        value = tfevents.plugin_value(tag, tfevents.HPARAMS_PLUGIN, content)
-        file.write(tfevents.event(step, time.time(), [value]))
+
+def _plugin_value(tag: str, content: bytes) -> bytes:
+    return tfevents.plugin_value(tag, tfevents.HPARAMS_PLUGIN, content)
 
 
 def _histogram(tag: str, values: Any) -> bytes | None:

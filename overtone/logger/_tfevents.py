@@ -14,6 +14,7 @@ pure-Python version here (about 10 microseconds for a typical 200-byte result).
 from __future__ import annotations
 
 import array
+import functools
 import itertools
 import os
 import socket
@@ -154,10 +155,15 @@ class ScalarEncoder:
 _HEADERS: dict[int, bytes] = {}  # record length -> its framing (length, masked CRC)
 
 
+@functools.lru_cache(maxsize=1)
+def _hostname() -> str:
+    return socket.gethostname()
+
+
 def event_file_name(suffix: str = "") -> str:
     """A new event file's name: TensorBoard reads the files of a folder in name order."""
     return (
-        f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
+        f"events.out.tfevents.{int(time.time()):010d}.{_hostname()}."
         f"{os.getpid()}.{next(_counter)}{suffix}"
     )
 
