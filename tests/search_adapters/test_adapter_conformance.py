@@ -252,6 +252,37 @@ def test_a_trial_stopped_by_a_stop_criterion_reaches_the_searcher_as_a_result(na
     assert told(searcher) == pytest.approx(sorted(t.last_result["loss"] for t in analysis.trials))
 
 
+def rising(config):
+    """Worse with every step, so that ASHA stops the trials that start worst."""
+    for i in range(1, 10):
+        tune.report(loss=config["model"]["x"] * 10 + i)
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_trials_asha_stops_early_reach_the_searcher_as_results(name, tmp_path):
+    searcher = make(name, seed=1)
+    searcher.__class__ = type(f"Spy{type(searcher).__name__}", (Spy, type(searcher)), {})
+    asha = tune.schedulers.ASHAScheduler(max_t=9, grace_period=1, reduction_factor=3)
+    analysis = tune.run(
+        rising,
+        config={"model": {"x": tune.uniform(0.0, 1.0)}},
+        search_alg=searcher,
+        scheduler=asha,
+        num_samples=9,
+        metric="loss",
+        mode="min",
+        storage_path=str(tmp_path),
+        verbose=0,
+        executor=tune.LocalExecutor(num_cpus=1, num_gpus=0),  # one at a time: rungs fill
+    )
+    iterations = sorted(t.last_result["training_iteration"] for t in analysis.trials)
+    assert iterations[0] < 9 and iterations[-1] == 9, iterations  # some were stopped early
+    assert all(str(t.status) == "TERMINATED" for t in analysis.trials)
+    # Each trial, stopped early or not, reaches the searcher once, as its last result.
+    assert sorted(searcher.ends) == sorted((i, False) for i in iterations)
+    assert told(searcher) == pytest.approx(sorted(t.last_result["loss"] for t in analysis.trials))
+
+
 @pytest.mark.parametrize("name", ADAPTERS)
 def test_a_failed_trial_is_not_told_as_a_result(name, tmp_path):
     searcher = make(name, seed=0)
