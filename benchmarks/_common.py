@@ -5,9 +5,9 @@ and imports, as the targets do. Every run gets its own ``tempfile.mkdtemp()`` st
 directory, passed both as ``OVERTONE_STORAGE_PATH`` and as ``BENCH_STORAGE`` (for scripts
 that hand ``storage_path=`` to ``tune.run`` explicitly), so nothing is written to
 ``~/overtone_results``. The directories are removed when the benchmark ends, not after each
-run: on this VM's ext4 (mounted with ``discard``), deleting a few thousand files makes the
-next few seconds' file creations up to 40x slower (0.02 ms -> 0.75 ms each), which would bill
-one run's clean-up to the next run.
+run: for a minute or more after a few thousand files are deleted, creating a file on this
+VM's ext4 costs up to 40x more (0.02 ms -> 0.75 ms: ext4 skips recently freed inodes one by
+one), which would bill one run's clean-up to the next run (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEFAULT_RESULTS = Path("~/overtone_results").expanduser()
 _TRASH: list[str] = []  # storage dirs of finished runs, removed at exit
 
 
@@ -33,10 +35,6 @@ _TRASH: list[str] = []  # storage dirs of finished runs, removed at exit
 def _empty_trash() -> None:
     while _TRASH:
         shutil.rmtree(_TRASH.pop(), ignore_errors=True)
-
-
-PYTHON = sys.executable
-DEFAULT_RESULTS = Path("~/overtone_results").expanduser()
 
 
 @dataclass
@@ -149,15 +147,15 @@ def time_interleaved(
             if timing.error is not None:
                 continue
             try:
-                elapsed, proc, note, cpu = run_once(
-                    variant.argv, env=env, timeout=timeout, storage_root=storage_root
-                )
+                elapsed, proc, note, cpu = run_once(variant.argv, env=env, timeout=timeout,
+                                                    storage_root=storage_root)
             except subprocess.TimeoutExpired:
                 timing.error = f"timed out after {timeout:.0f} s"
                 continue
             if proc.returncode != 0:
-                timing.error = f"exit code {proc.returncode}; stderr tail:\n" + _tail(
-                    proc.stderr.decode(errors="replace")
+                timing.error = (
+                    f"exit code {proc.returncode}; stderr tail:\n"
+                    + _tail(proc.stderr.decode(errors="replace"))
                 )
                 continue
             if variant.expect_storage and note:
@@ -170,13 +168,8 @@ def time_interleaved(
                 timing.cpu_times.append(cpu)
     for variant, timing in zip(variants, timings):
         if variant.measure_output and timing.error is None:
-            _, proc, _, _ = run_once(
-                variant.argv,
-                env=env,
-                stdout=subprocess.PIPE,
-                timeout=timeout,
-                storage_root=storage_root,
-            )
+            _, proc, _, _ = run_once(variant.argv, env=env, stdout=subprocess.PIPE,
+                                     timeout=timeout, storage_root=storage_root)
             timing.output_bytes = len(proc.stdout or b"")
     return timings
 
@@ -250,17 +243,8 @@ def target_row(
     ref = "-" if reference is None else f"{reference:g} s"
     if timing.error is not None:
         first = timing.error.splitlines()[0]
-        return [
-            timing.name,
-            "ERROR",
-            "-",
-            "-",
-            "-",
-            fmt_target(target, strict),
-            ref,
-            first,
-            fmt_bytes(timing.output_bytes),
-        ]
+        return [timing.name, "ERROR", "-", "-", "-", fmt_target(target, strict), ref, first,
+                fmt_bytes(timing.output_bytes)]
     if target is None:
         ratio = "-"
     else:
