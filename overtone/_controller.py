@@ -302,7 +302,6 @@ class Controller:
         trial.close()
         if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
             self._rewind(trial)
-        trial.fresh_journal = not trial.runs
         files = self._journal_files
         if self._callbacks:
             files += tuple(self._callbacks._trial_files(trial.snapshot()))
@@ -382,8 +381,9 @@ class Controller:
         if self._sync:
             spec.executor.send_decision(trial.trial_id, decision.value)  # it goes on now
         if trial.recorder is None:  # opened at the first result: the worker made the files
+            # The first run starts the journal afresh; a later one continues the rewound one.
             trial.recorder = TrialRecorder(
-                trial.path, fresh=trial.fresh_journal, csv=spec.default_loggers
+                trial.path, fresh=trial.runs == 1, csv=spec.default_loggers
             )
         trial.recorder.write(result)
         if spec.remote is not None:

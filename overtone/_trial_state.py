@@ -32,7 +32,6 @@ class Trial:
         "start_time_total",
         "runs",
         "pending_restart",
-        "fresh_journal",
     )
 
     def __init__(
@@ -65,7 +64,6 @@ class Trial:
         self.start_time_total = 0.0
         self.pending_restart: Any = None  # a TrialRestart to apply when the run ends
         self.runs = 0  # launches so far: a relaunch resumes from the latest checkpoint
-        self.fresh_journal = True  # the journal starts empty at the first result (no resume)
 
     def snapshot(self) -> FrozenTrial:
         return FrozenTrial(

@@ -206,10 +206,6 @@ class EventFile:
         while data:
             data = data[os.write(self._fd, data) :]
 
-    @property
-    def closed(self) -> bool:
-        return self._fd is None
-
     def close(self) -> None:
         if self._fd is not None:
             try:

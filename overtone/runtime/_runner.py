@@ -33,11 +33,6 @@ _EVENTS_PLACEHOLDER = "events.spare"
 _CREATE = os.O_WRONLY | os.O_CREAT
 
 
-def prepare_trial_dir(info: TrialInfo) -> None:
-    """Make the trial's folder and the files the driver will append to (see TrialInfo)."""
-    TrialDirs().prepare(info)
-
-
 class TrialDirs:
     """Makes the folders of the trials that one worker process runs.
 

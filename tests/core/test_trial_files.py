@@ -15,7 +15,7 @@ import pytest
 
 from overtone import tune
 from overtone.logger import _tfevents
-from overtone.runtime._runner import SPARE_PREFIX, TrialDirs, prepare_trial_dir
+from overtone.runtime._runner import SPARE_PREFIX, TrialDirs
 from overtone.runtime._session import TrialInfo
 from overtone.storage import _files
 
@@ -34,7 +34,7 @@ def _info(tmp_path, **kwargs) -> TrialInfo:
 
 def test_the_worker_makes_the_folder_params_and_empty_files(tmp_path):
     info = _info(tmp_path, write_params=True, files=("result.json", "progress.csv"))
-    prepare_trial_dir(info)
+    TrialDirs().prepare(info)
     folder = tmp_path / "exp" / "trial_1"
     assert json.loads((folder / "params.json").read_text()) == info.config
     assert (folder / "result.json").read_bytes() == b""
@@ -44,11 +44,11 @@ def test_the_worker_makes_the_folder_params_and_empty_files(tmp_path):
 def test_preparing_again_keeps_what_the_files_hold(tmp_path):
     """A restarted trial's worker prepares the same folder: the journal stays as it is."""
     info = _info(tmp_path, write_params=True, files=("result.json",))
-    prepare_trial_dir(info)
+    TrialDirs().prepare(info)
     journal = tmp_path / "exp" / "trial_1" / "result.json"
     journal.write_text('{"training_iteration": 1}\n')
     info.config = {"lr": 0.2}  # PBT may change the config between runs
-    prepare_trial_dir(info)
+    TrialDirs().prepare(info)
     assert journal.read_text() == '{"training_iteration": 1}\n'
     assert json.loads((tmp_path / "exp" / "trial_1" / "params.json").read_text()) == {"lr": 0.2}
 
