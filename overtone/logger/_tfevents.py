@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from overtone.storage._files import write_all
+
 _POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected
 _TABLE8: list[int] = []  # one byte at a time
 _LOW16: list[int] = []  # four bytes at a time: the low and the high half of the word
@@ -203,8 +205,7 @@ class EventFile:
             return
         data = bytes(self._pending)
         self._pending.clear()
-        while data:
-            data = data[os.write(self._fd, data) :]
+        write_all(self._fd, data)
 
     def close(self) -> None:
         if self._fd is not None:

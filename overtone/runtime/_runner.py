@@ -13,6 +13,7 @@ from typing import Any
 from overtone.checkpoint import Checkpoint
 from overtone.runtime._session import TrialInfo, TrialStopped, _Channel, _Session, _set_session
 from overtone.runtime._trainable import Trainable
+from overtone.storage._files import SPARE_PREFIX, dumps, write_all
 
 
 def is_class_trainable(trainable: Any) -> bool:
@@ -27,7 +28,6 @@ def _wants_checkpoint_dir(fn: Any) -> bool:
     return "checkpoint_dir" in params
 
 
-SPARE_PREFIX = ".spare-"
 _EVENTS_PREFIX = "events.out.tfevents."
 _EVENTS_PLACEHOLDER = "events.spare"
 _CREATE = os.O_WRONLY | os.O_CREAT
@@ -61,13 +61,11 @@ class TrialDirs:
         if not used:
             os.makedirs(info.trial_dir, exist_ok=True)
         if info.write_params:
-            from overtone.storage._files import dumps
-
             # A spare's params.json is empty: appending spares ext4 a truncation.
             flags = _CREATE | (os.O_APPEND if used else os.O_TRUNC)
             fd = os.open(os.path.join(info.trial_dir, "params.json"), flags, 0o644)
             try:
-                os.write(fd, dumps(info.config).encode("utf-8"))
+                write_all(fd, dumps(info.config).encode("utf-8"))
             finally:
                 os.close(fd)
         placeholder = os.path.join(info.trial_dir, _EVENTS_PLACEHOLDER)

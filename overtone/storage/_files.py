@@ -11,6 +11,8 @@ from typing import Any
 from overtone._dicts import flatten
 
 STATE_FILE = "experiment_state.json"
+#: A worker's trial folder made ahead, in the experiment's folder (``runtime._runner``).
+SPARE_PREFIX = ".spare-"
 FORMAT_VERSION = 1
 
 
@@ -59,7 +61,7 @@ class TrialRecorder:
     """
 
     def __init__(self, trial_dir: str, fresh: bool = False, csv: bool = True) -> None:
-        self._json = _open_journal(os.path.join(trial_dir, "result.json"), fresh)
+        self._json: int | None = _open_journal(os.path.join(trial_dir, "result.json"), fresh)
         self._header: list[str] | None = None
         self._csv_fd: int | None = None
         if not csv:
@@ -68,7 +70,7 @@ class TrialRecorder:
         try:
             self._csv_fd = _open_journal(csv_path, fresh)
         except BaseException:
-            os.close(self._json)
+            self.close()
             raise
         self._line = io.StringIO()
         self._csv = _csv.writer(self._line)
@@ -77,7 +79,8 @@ class TrialRecorder:
                 self._header = next(_csv.reader(io.StringIO(f.readline())), None)
 
     def write(self, result: dict[str, Any]) -> None:
-        _write_all(self._json, (_ENCODER.encode(result) + "\n").encode("utf-8"))
+        assert self._json is not None, "the recorder is closed"
+        write_all(self._json, (_ENCODER.encode(result) + "\n").encode("utf-8"))
         if self._csv_fd is None:
             return
         if any(type(v) is dict and k != "config" for k, v in result.items()):
@@ -91,13 +94,14 @@ class TrialRecorder:
             self._header = [k for k in row if k != "config"]
             self._csv.writerow(self._header)
         self._csv.writerow([row.get(k, "") for k in self._header])
-        _write_all(self._csv_fd, line.getvalue().encode("utf-8"))
+        write_all(self._csv_fd, line.getvalue().encode("utf-8"))
 
     def close(self) -> None:
-        for fd in (self._json, self._csv_fd):
+        fds = (self._json, self._csv_fd)
+        self._json = self._csv_fd = None  # closing twice must not close another file's fd
+        for fd in fds:
             if fd is not None:
                 os.close(fd)
-        self._csv_fd = None
 
 
 def _open_journal(path: str, fresh: bool) -> int:
@@ -112,7 +116,8 @@ def _open_journal(path: str, fresh: bool) -> int:
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written."""
     while data:
         data = data[os.write(fd, data) :]
 

@@ -56,7 +56,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
-from overtone.storage._files import STATE_FILE, write_json_atomic
+from overtone.storage._files import SPARE_PREFIX, STATE_FILE, write_json_atomic
 
 __all__ = ["RemoteSync", "download", "is_remote", "staging_dir"]
 
@@ -156,7 +156,7 @@ def _checkpoint_of(rel: str) -> str | None:
 def _is_staging_name(name: str) -> bool:
     """Folders and files being written: never uploaded."""
     return (
-        name.startswith((".save-", ".spare-"))
+        name.startswith((".save-", SPARE_PREFIX))
         or name.endswith(".tmp")
         or bool(_TEMP_NAME.search(name))
     )

@@ -15,9 +15,10 @@ import pytest
 
 from overtone import tune
 from overtone.logger import _tfevents
-from overtone.runtime._runner import SPARE_PREFIX, TrialDirs
+from overtone.runtime._runner import TrialDirs
 from overtone.runtime._session import TrialInfo
 from overtone.storage import _files
+from overtone.storage._files import SPARE_PREFIX
 
 
 def _info(tmp_path, **kwargs) -> TrialInfo:
@@ -58,11 +59,11 @@ def test_a_fresh_journal_is_emptied_only_when_it_holds_something(tmp_path, conte
     path = tmp_path / "result.json"
     path.write_text(content)
     fd = _files._open_journal(str(path), fresh=True)
-    _files._write_all(fd, b"new\n")
+    _files.write_all(fd, b"new\n")
     os.close(fd)
     assert path.read_text() == "new\n"
     fd = _files._open_journal(str(path), fresh=False)
-    _files._write_all(fd, b"more\n")
+    _files.write_all(fd, b"more\n")
     os.close(fd)
     assert path.read_text() == "new\nmore\n"
 
