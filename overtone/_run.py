@@ -124,13 +124,14 @@ def execute(
     accepted = searcher.set_search_properties(
         metric, mode, param_space, num_samples=tune_config.num_samples, seed=tune_config.seed
     )
-    searched = ["/".join(map(str, p)) for p in unresolved_paths(param_space)]
-    if accepted is False and searched:
+    searched = unresolved_paths(param_space) if accepted is False else []
+    if searched:  # refused, and the experiment's space does search something
         executor.shutdown()
+        names = ", ".join("/".join(map(str, p)) for p in searched[:3])
         raise ValueError(
             f"{type(searcher).__name__} refused the experiment's search space: it has one "
             "of its own, so the config/param_space passed to tune must not hold search "
-            f"domains too (it has {', '.join(searched[:3])}); give the space in one place"
+            f"domains too (it has {names}); give the space in one place"
         )
 
     experiment_name = run_config.name or f"{name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
