@@ -21,11 +21,13 @@ from overtone.config import (
     CheckpointConfig,
     FailureConfig,
     RunConfig,
+    SyncConfig,
     TuneConfig,
+    verbosity,
 )
 from overtone.executors import Executor, make_executor
 from overtone.runtime._trainable import Trainable
-from overtone.runtime._wrappers import RESOURCES_ATTR
+from overtone.runtime._wrappers import RESOURCES_ATTR, coerce_resources
 from overtone.schedulers import FIFOScheduler, TrialScheduler
 from overtone.search import BasicVariantGenerator, Searcher
 from overtone.search._variants import unresolved_paths, validate_space
@@ -39,11 +41,20 @@ def trainable_name(trainable: Any) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "trainable"
 
 
+def resolve_trainable(trainable: Any) -> Any:
+    """The trainable itself: a name given to ``tune.register_trainable`` is looked up."""
+    if isinstance(trainable, str):
+        from overtone.tune.registry import get_trainable
+
+        return get_trainable(trainable)
+    return trainable
+
+
 def validate_trainable(trainable: Any) -> None:
     if isinstance(trainable, str):
         raise TypeError(
-            f"trainable is the string {trainable!r}: pass the function or tune.Trainable "
-            "class itself (Overtone has no registry of trainables by name)"
+            f"trainable is the string {trainable!r}, which tune.register_trainable() did "
+            "not register: pass the function or tune.Trainable class itself"
         )
     if inspect.isclass(trainable):
         if not issubclass(trainable, Trainable):
@@ -97,6 +108,7 @@ def execute(
     """Run an experiment to its end. Returns its path and whether it was interrupted."""
     from overtone.progress import make_reporter
 
+    trainable = resolve_trainable(trainable)
     validate_trainable(trainable)
     param_space = dict(param_space or {})
     validate_space(param_space)
@@ -106,6 +118,9 @@ def execute(
     executor = make_executor(run_config.executor)
     if resources is None:
         resources = getattr(trainable, RESOURCES_ATTR, None)
+    if resources is None and _overrides_resource_request(trainable):
+        resources = trainable.default_resource_request
+    resources = coerce_resources(resources)
     if resources is None or not callable(resources):
         resources = Resources.coerce(resources)
         try:
@@ -152,7 +167,7 @@ def execute(
             "the experiment: it was made with a metric and mode of its own; give them to "
             "the scheduler or to tune, not both"
         )
-    verbose = default_verbose if run_config.verbose is None else run_config.verbose
+    verbose = verbosity(default_verbose if run_config.verbose is None else run_config.verbose)
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
     stream = stream if stream is not None else sys.stdout
     if reporter is not None:
@@ -218,12 +233,95 @@ def execute(
         restored=restored,
     )
     if remote_uri is not None:
+        sync_kwargs = {}
+        if run_config.sync_config is not None:
+            sync_kwargs["interval_s"] = float(run_config.sync_config.sync_period)
         spec.remote = RemoteSync(
-            experiment_path, remote_uri, filesystem=run_config.storage_filesystem
+            experiment_path, remote_uri, filesystem=run_config.storage_filesystem, **sync_kwargs
         ).start()
     controller = Controller(spec)
     controller.run()
     return experiment_path, controller._interrupted
+
+
+def _overrides_resource_request(trainable: Any) -> bool:
+    return (
+        inspect.isclass(trainable)
+        and issubclass(trainable, Trainable)
+        and "default_resource_request" in _own_attrs(trainable)
+    )
+
+
+def _own_attrs(cls: type) -> set[str]:
+    """Attributes defined by ``cls`` or its bases below ``Trainable``."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is Trainable:
+            break
+        names.update(vars(klass))
+    return names
+
+
+# tune.run keywords of Ray 2.x that Overtone refuses, each with what to use instead.
+_REFUSED = {
+    "export_formats": "save the model in a checkpoint (tune.report(..., checkpoint=...) or "
+    "Trainable.save_checkpoint)",
+    "restore": "restore an experiment with resume=... or tune.Tuner.restore(path); to start "
+    "trials from a checkpoint, pass its path in the config",
+    "server_port": "nothing: Overtone has no TuneServer; stop trials with a Stopper",
+    "chdir_to_trial_dir": "tune.get_context().get_trial_dir() (the working directory is "
+    "never changed)",
+    "sync_to_cloud": "storage_path='s3://...' with sync_config=tune.SyncConfig(...)",
+    "sync_to_driver": "storage_path='s3://...' with sync_config=tune.SyncConfig(...)",
+    "sync_on_checkpoint": "sync_config=tune.SyncConfig(sync_artifacts_on_checkpoint=...)",
+    "upload_dir": "storage_path='s3://...'",
+    "loggers": "callbacks=[...] with tune.logger's LoggerCallback classes",
+    "queue_trials": "nothing: trials wait for free resources anyway",
+    "global_checkpoint_period": "nothing: the experiment state is saved as it changes",
+    "ray_auto_init": "nothing: Overtone needs no ray.init()",
+    "run_errored_only": "resume='ERRORED_ONLY'",
+    "keep_checkpoints_num_per_trial": "checkpoint_config=tune.CheckpointConfig(num_to_keep=...)",
+    "trial_executor": "executor= (an Overtone executor, e.g. 'local' or 'dask://host:8786')",
+    "_remote": "nothing: tune.run always runs on this driver (omit _remote)",
+}
+
+
+def _refuse(kwargs: dict[str, Any]) -> None:
+    for key, value in kwargs.items():
+        if key == "_remote" and not value:
+            continue  # _remote=False/None asks for what happens anyway
+        if key in _REFUSED:
+            raise ValueError(
+                f"tune.run() got {key}={value!r}, which Overtone does not support; "
+                f"use {_REFUSED[key]} instead"
+            )
+        raise TypeError(f"tune.run() got an unexpected keyword argument {key!r}")
+
+
+def _resume_from_config(resume_config: Any) -> str | None:
+    """Ray's ``ResumeConfig`` (or a dict of its fields) as a ``resume=`` string."""
+    if resume_config is None:
+        return None
+    fields = resume_config if isinstance(resume_config, dict) else vars(resume_config)
+    unfinished = str(fields.get("unfinished", "RESUME")).rsplit(".", 1)[-1].upper()
+    errored = str(fields.get("errored", "SKIP")).rsplit(".", 1)[-1].upper()
+    finished = str(fields.get("finished", "SKIP")).rsplit(".", 1)[-1].upper()
+    if finished != "SKIP":
+        raise ValueError(
+            f"resume_config has finished={finished!r}, but Overtone keeps finished trials as "
+            "they are: it must be 'SKIP'"
+        )
+    if unfinished not in ("RESUME", "SKIP") or errored not in ("RESUME", "RESTART", "SKIP"):
+        raise ValueError(
+            f"resume_config has unfinished={unfinished!r} and errored={errored!r}, but "
+            "unfinished must be RESUME or SKIP and errored RESUME, RESTART or SKIP"
+        )
+    if unfinished == "SKIP" and errored == "SKIP":
+        raise ValueError("resume_config skips unfinished and errored trials: nothing to resume")
+    suffix = {"RESUME": "+ERRORED", "RESTART": "+RESTART_ERRORED", "SKIP": ""}[errored]
+    if unfinished == "SKIP":
+        suffix += "_ONLY"
+    return "AUTO" + suffix
 
 
 def run(
@@ -260,6 +358,10 @@ def run(
     max_concurrent_trials: int | None = None,
     seed: int | None = None,
     executor: Executor | str | Any = None,
+    storage_filesystem: Any = None,
+    sync_config: SyncConfig | None = None,
+    resume_config: Any = None,
+    **ray_only: Any,
 ) -> Any:
     """Run a hyperparameter sweep (the classic API) and return its ``ExperimentAnalysis``.
 
@@ -268,9 +370,44 @@ def run(
         analysis = tune.run(train, config={"lr": tune.loguniform(1e-4, 1e-1)},
                             num_samples=10, metric="loss", mode="min")
         print(analysis.best_config)
+
+    Every keyword of Ray 2.x's ``tune.run`` is either honoured or refused with an error that
+    names what to use instead (``export_formats``, ``restore``, ``server_port``,
+    ``chdir_to_trial_dir``, ...). ``search_alg`` and ``scheduler`` may be names, as for
+    ``tune.create_searcher`` and ``tune.create_scheduler``; ``run_or_experiment`` may be a
+    ``tune.Experiment`` or a name given to ``tune.register_trainable``.
     """
     from overtone.analysis import ExperimentAnalysis
 
+    args = dict(locals())
+    _refuse(ray_only)
+    if _is_experiment(run_or_experiment):
+        clash = sorted(_passed_locals(args) - {"name"})
+        if clash:
+            raise ValueError(
+                f"tune.run() got a tune.Experiment and also {clash}: give these to the "
+                "Experiment only"
+            )
+        spec = run_or_experiment.spec
+        rest = {
+            k: v
+            for k, v in args.items()
+            if k not in _EXPERIMENT_KEYS and k not in ("run_or_experiment", "ray_only")
+        }
+        rest.update({k: v for k, v in spec.items() if k != "run"})
+        return run(spec["run"], **rest)
+    if resume_config is not None:
+        if resume not in (None, False):
+            raise ValueError("tune.run() got both resume and resume_config: pass one")
+        resume = _resume_from_config(resume_config)
+    if isinstance(search_alg, str):
+        from overtone.search._factories import create_searcher
+
+        search_alg = create_searcher(search_alg)
+    if isinstance(scheduler, str):
+        from overtone.schedulers import create_scheduler
+
+        scheduler = create_scheduler(scheduler)
     resume_mode = parse_resume(resume)
     if resume_mode is not None and name is None and not resume_mode.auto:
         raise ValueError(f"resume is {resume!r}, which needs name= of the experiment to resume")
@@ -305,6 +442,8 @@ def run(
         progress_reporter=progress_reporter,
         log_to_file=log_to_file,
         executor=executor,
+        storage_filesystem=storage_filesystem,
+        sync_config=sync_config,
     )
     path, _ = execute(
         run_or_experiment,
@@ -325,3 +464,29 @@ def run(
             names,
         )
     return analysis
+
+
+# The Experiment's own settings, which run() refuses beside a tune.Experiment.
+_EXPERIMENT_KEYS = (
+    "name", "stop", "time_budget_s", "config", "resources_per_trial",
+    "num_samples", "storage_path", "local_dir", "checkpoint_config", "checkpoint_freq",
+    "checkpoint_at_end", "keep_checkpoints_num", "checkpoint_score_attr", "log_to_file",
+    "trial_name_creator", "trial_dirname_creator", "max_failures", "storage_filesystem",
+    "sync_config",
+)  # fmt: skip
+
+
+def _passed_locals(values: dict[str, Any]) -> set[str]:
+    """The experiment settings given to run() with a value other than their default."""
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(run).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    return {k for k in _EXPERIMENT_KEYS if k in values and values[k] != defaults.get(k)}
+
+
+def _is_experiment(value: Any) -> bool:
+    from overtone.tune.experiment import Experiment
+
+    return isinstance(value, Experiment)

@@ -88,6 +88,55 @@ class TuneConfig:
 
 
 @dataclass
+class SyncConfig:
+    """How a remote ``storage_path`` is mirrored (``tune.SyncConfig``, as in Ray).
+
+    Overtone mirrors the whole experiment folder (results, checkpoints and the trials' other
+    files) from a background thread, and once more when the experiment ends.
+
+    Args:
+        sync_period: the least seconds between the starts of two mirroring passes.
+        sync_timeout: accepted for Ray's scripts; an upload is retried with backoff instead.
+        sync_artifacts: accepted for Ray's scripts; the trials' files are always mirrored.
+        sync_artifacts_on_checkpoint: accepted for Ray's scripts (see ``sync_artifacts``).
+    """
+
+    sync_period: float = 300.0
+    sync_timeout: float = 1800.0
+    sync_artifacts: bool = False
+    sync_artifacts_on_checkpoint: bool = True
+    upload_dir: Any = None
+    syncer: Any = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sync_period, (int, float)) or self.sync_period < 0:
+            raise ValueError(f"sync_period is {self.sync_period!r}, but must be a number >= 0")
+        if self.upload_dir is not None:
+            raise ValueError(
+                f"SyncConfig(upload_dir={self.upload_dir!r}) is no longer accepted (as in "
+                "Ray 2.x): pass the URI as RunConfig(storage_path=...) instead"
+            )
+        if self.syncer != "auto":
+            raise ValueError(
+                f"SyncConfig(syncer={self.syncer!r}) is not supported: Overtone mirrors "
+                "through fsspec; pass RunConfig(storage_filesystem=...) to choose how"
+            )
+
+
+def verbosity(value: Any) -> int:
+    """``verbose`` as 0-3: Ray also accepts True/False and its ``Verbosity`` enum."""
+    if isinstance(value, bool):
+        return 1 if value else 0
+    try:
+        level = int(value)
+    except (TypeError, ValueError):
+        level = -1
+    if level not in (0, 1, 2, 3):
+        raise ValueError(f"verbose is {value!r}, but must be 0, 1, 2, 3 or a bool")
+    return level
+
+
+@dataclass
 class RunConfig:
     """Where and how to run: name, storage, stopping, callbacks, output, executor.
 
@@ -104,6 +153,7 @@ class RunConfig:
             experiment's journal, which restore and analysis read.
         callbacks_fail_fast: a callback that raises stops the experiment (default: it is
             reported once with its traceback, and the experiment goes on).
+        sync_config: how a remote ``storage_path`` is mirrored (:class:`SyncConfig`).
     """
 
     name: str | None = None
@@ -119,9 +169,12 @@ class RunConfig:
     storage_filesystem: Any = None
     default_loggers: bool = True
     callbacks_fail_fast: bool = False
+    sync_config: SyncConfig | None = None
 
     def __post_init__(self) -> None:
-        if self.verbose is not None and self.verbose not in (0, 1, 2, 3):
-            raise ValueError(f"verbose is {self.verbose!r}, but must be 0, 1, 2 or 3")
+        if self.verbose is not None:
+            self.verbose = verbosity(self.verbose)
+        if self.sync_config is not None and not isinstance(self.sync_config, SyncConfig):
+            raise TypeError(f"sync_config is {self.sync_config!r}, but must be a tune.SyncConfig")
         if self.name is not None and (not self.name or os.sep in self.name):
             raise ValueError(f"name is {self.name!r}, but must be a non-empty folder name")

@@ -8,6 +8,16 @@ import sys
 from overtone import tune
 
 EXPECTED = {
+    "Experiment",
+    "PlacementGroupFactory",
+    "SyncConfig",
+    "get_trial_dir",
+    "get_trial_id",
+    "get_trial_name",
+    "get_trial_resources",
+    "is_session_enabled",
+    "register_trainable",
+    "run_experiments",
     "CLIReporter",
     "Callback",
     "Checkpoint",

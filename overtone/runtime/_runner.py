@@ -12,7 +12,7 @@ from typing import Any
 
 from overtone.checkpoint import Checkpoint
 from overtone.runtime._session import TrialInfo, TrialStopped, _Channel, _Session, _set_session
-from overtone.runtime._trainable import Trainable
+from overtone.runtime._trainable import Trainable, read_checkpoint, write_checkpoint
 from overtone.storage._files import SPARE_PREFIX, dumps, write_all
 
 
@@ -157,8 +157,8 @@ def _resettable(obj: Trainable) -> bool:
 def _obtain(cls: type[Trainable], info: TrialInfo) -> Trainable:
     obj = _kept.pop(cls, None)
     if obj is not None:
-        if info.reuse and obj.reset_config(info.config):
-            obj.config = info.config
+        if info.reuse and obj.reset(info.config):
+            obj._info = info
             return obj
         obj.stop()
     return cls(info.config)
@@ -176,7 +176,7 @@ def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None
     try:
         obj._iteration = info.start_iteration
         if info.restore_checkpoint:
-            obj.load_checkpoint(info.restore_checkpoint)
+            obj.load_checkpoint(read_checkpoint(info.restore_checkpoint))
         while True:
             result = obj.step()
             if not isinstance(result, dict):
@@ -186,7 +186,7 @@ def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None
             obj._iteration += 1
             checkpoint = None
             freq = info.checkpoint_frequency
-            if freq and obj._iteration % freq == 0:
+            if (freq and obj._iteration % freq == 0) or result.get("should_checkpoint"):
                 checkpoint = _save(obj, info.trial_dir)
             session.report(result, checkpoint)
             if result.get("done"):
@@ -216,5 +216,5 @@ def _save_final(obj: Trainable, trial_dir: str) -> None:
 
 def _save(obj: Trainable, trial_dir: str) -> Checkpoint:
     tmp = tempfile.mkdtemp(prefix=".save-", dir=trial_dir)
-    obj.save_checkpoint(tmp)
+    write_checkpoint(obj, tmp)
     return Checkpoint(os.path.abspath(tmp))

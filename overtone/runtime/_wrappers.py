@@ -65,10 +65,34 @@ def with_parameters(trainable: Any, **kwargs: Any) -> Any:
     return inner
 
 
+class _PerConfig:
+    """A function of the config that returns resources, its answers made ``Resources``."""
+
+    def __init__(self, fn: Callable[[dict[str, Any]], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, config: dict[str, Any]) -> Resources:
+        return Resources.coerce(coerce_resources(self.fn(config)))
+
+
+def coerce_resources(value: Any) -> Any:
+    """Resources as given by a user, with Ray's ``PlacementGroupFactory`` mapped onto
+    ``Resources`` (it has ``to_resources()``); a function of the config is wrapped so that
+    what it returns is mapped the same way. Dicts and None pass through unchanged."""
+    to_resources = getattr(value, "to_resources", None)
+    if to_resources is not None and not inspect.isclass(value):
+        return to_resources()
+    if callable(value) and not isinstance(value, (Resources, _PerConfig)):
+        return _PerConfig(value)
+    return value
+
+
 def with_resources(
     trainable: Any, resources: dict[str, float] | Resources | Callable[[dict[str, Any]], Any]
 ) -> Any:
-    """Attach per-trial resources (a dict, ``Resources`` or a function of the config)."""
+    """Attach per-trial resources: a dict, ``Resources``, ``tune.PlacementGroupFactory`` or
+    a function of the config that returns one of these."""
+    resources = coerce_resources(resources)
     if not callable(resources):
         resources = Resources.coerce(resources)
     if inspect.isclass(trainable):

@@ -18,6 +18,16 @@ from typing import Any
 # The facade imports lazily: trial code in a worker touches only ``tune.report`` and should
 # not pay for the controller, pandas or numpy.
 _LAZY = {
+    "Experiment": ("overtone.tune.experiment", "Experiment"),
+    "PlacementGroupFactory": ("overtone.tune.execution.placement_groups", "PlacementGroupFactory"),
+    "SyncConfig": ("overtone.config", "SyncConfig"),
+    "get_trial_dir": ("overtone.tune.session", "get_trial_dir"),
+    "get_trial_id": ("overtone.tune.session", "get_trial_id"),
+    "get_trial_name": ("overtone.tune.session", "get_trial_name"),
+    "get_trial_resources": ("overtone.tune.session", "get_trial_resources"),
+    "is_session_enabled": ("overtone.tune.session", "is_session_enabled"),
+    "register_trainable": ("overtone.tune.registry", "register_trainable"),
+    "run_experiments": ("overtone.tune.experiment", "run_experiments"),
     "CLIReporter": ("overtone.progress", "CLIReporter"),
     "Callback": ("overtone.callbacks", "Callback"),
     "Checkpoint": ("overtone.checkpoint", "Checkpoint"),
@@ -88,6 +98,16 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Experiment",
+    "PlacementGroupFactory",
+    "SyncConfig",
+    "get_trial_dir",
+    "get_trial_id",
+    "get_trial_name",
+    "get_trial_resources",
+    "is_session_enabled",
+    "register_trainable",
+    "run_experiments",
     "CLIReporter",
     "Callback",
     "Checkpoint",

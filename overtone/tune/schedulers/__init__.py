@@ -2,4 +2,3 @@
 
 from overtone.schedulers import *  # noqa: F403
 from overtone.schedulers import __all__  # noqa: F401
-

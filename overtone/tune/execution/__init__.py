@@ -1,0 +1,1 @@
+"""``overtone.tune.execution``: the parts of ``ray.tune.execution`` that users import."""
