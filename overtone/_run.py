@@ -389,10 +389,13 @@ def run(
                 "Experiment only"
             )
         spec = run_or_experiment.spec
+        params = inspect.signature(run).parameters
         rest = {
             k: v
             for k, v in args.items()
-            if k not in _EXPERIMENT_KEYS and k not in ("run_or_experiment", "ray_only")
+            if k in params
+            and k not in _EXPERIMENT_KEYS
+            and k not in ("run_or_experiment", "ray_only")
         }
         rest.update({k: v for k, v in spec.items() if k != "run"})
         return run(spec["run"], **rest)

@@ -10,7 +10,7 @@ from typing import Any
 import cloudpickle
 
 from overtone._restore import TUNER_FILE, ResumeMode, can_restore
-from overtone._run import execute, validate_trainable
+from overtone._run import execute, resolve_trainable, validate_trainable
 from overtone.config import RunConfig, TuneConfig
 from overtone.search._variants import validate_space
 from overtone.storage._files import STATE_FILE
@@ -36,6 +36,7 @@ class Tuner:
         tune_config: TuneConfig | None = None,
         run_config: RunConfig | None = None,
     ) -> None:
+        trainable = resolve_trainable(trainable)
         validate_trainable(trainable)
         if param_space is not None and not isinstance(param_space, dict):
             raise TypeError(f"param_space is {param_space!r}, but must be a dict")
@@ -50,6 +51,7 @@ class Tuner:
         self._run_config = run_config or RunConfig()
         self._results: Any = None
         self._resume: ResumeMode | None = None
+        self._restored_path: str | None = None  # set by restore(): get_results() reads it
 
     def fit(self) -> Any:
         """Run the experiment and return its ``ResultGrid`` (failed trials do not raise)."""
@@ -147,6 +149,7 @@ class Tuner:
             tune_config=settings.get("tune_config"),
             run_config=run_config,
         )
+        tuner._restored_path = local
         tuner._resume = ResumeMode(
             resume_unfinished=resume_unfinished,
             resume_errored=resume_errored,
@@ -155,6 +158,19 @@ class Tuner:
         return tuner
 
     def get_results(self) -> Any:
+        """The ``ResultGrid`` of the last ``fit()``; for a tuner from :meth:`restore` that
+        has not been fitted, the results of the restored experiment as they are on disk."""
+        if self._results is None and self._restored_path is not None:
+            from overtone.analysis import ExperimentAnalysis, ResultGrid
+
+            analysis = ExperimentAnalysis(
+                self._restored_path,
+                default_metric=self._tune_config.metric,
+                default_mode=self._tune_config.mode,
+            )
+            return ResultGrid(analysis)
         if self._results is None:
-            raise RuntimeError("get_results() needs fit() to have run first")
+            raise RuntimeError(
+                "get_results() needs fit() to have run first (or a tuner from Tuner.restore)"
+            )
         return self._results
