@@ -269,8 +269,8 @@ _REFUSED = {
     "restore": "restore an experiment with resume=... or tune.Tuner.restore(path); to start "
     "trials from a checkpoint, pass its path in the config",
     "server_port": "nothing: Overtone has no TuneServer; stop trials with a Stopper",
-    "chdir_to_trial_dir": "tune.get_context().get_trial_dir() (the working directory is "
-    "never changed)",
+    "chdir_to_trial_dir": "paths from tune.get_context().get_trial_dir() (the working "
+    "directory is never changed: only chdir_to_trial_dir=False is accepted)",
     "sync_to_cloud": "storage_path='s3://...' with sync_config=tune.SyncConfig(...)",
     "sync_to_driver": "storage_path='s3://...' with sync_config=tune.SyncConfig(...)",
     "sync_on_checkpoint": "sync_config=tune.SyncConfig(sync_artifacts_on_checkpoint=...)",
@@ -288,8 +288,8 @@ _REFUSED = {
 
 def _refuse(kwargs: dict[str, Any]) -> None:
     for key, value in kwargs.items():
-        if key == "_remote" and not value:
-            continue  # _remote=False/None asks for what happens anyway
+        if key in ("_remote", "chdir_to_trial_dir") and not value:
+            continue  # False/None asks for what happens anyway
         if key in _REFUSED:
             raise ValueError(
                 f"tune.run() got {key}={value!r}, which Overtone does not support; "
@@ -415,9 +415,14 @@ def run(
     if resume_mode is not None and name is None and not resume_mode.auto:
         raise ValueError(f"resume is {resume!r}, which needs name= of the experiment to resume")
     if checkpoint_config is None:
+        score_order = "max"
+        if checkpoint_score_attr is not None and checkpoint_score_attr.startswith("min-"):
+            # Ray's spelling of "lower is better"
+            checkpoint_score_attr, score_order = checkpoint_score_attr[4:], "min"
         checkpoint_config = CheckpointConfig(
             num_to_keep=keep_checkpoints_num,
             checkpoint_score_attribute=checkpoint_score_attr,
+            checkpoint_score_order=score_order,
             checkpoint_frequency=checkpoint_freq,
             checkpoint_at_end=checkpoint_at_end,
         )

@@ -59,6 +59,8 @@ class TuneConfig:
 
     Args:
         seed: one seed from which every random choice of the experiment derives.
+        chdir_to_trial_dir: Ray's setting; only False is accepted, because Overtone never
+            changes a trial's working directory.
     """
 
     metric: str | None = None
@@ -72,9 +74,15 @@ class TuneConfig:
     trial_name_creator: Callable[[Any], str] | None = None
     trial_dirname_creator: Callable[[Any], str] | None = None
     seed: int | None = None
+    chdir_to_trial_dir: bool = False
 
     def __post_init__(self) -> None:
         _check_mode(self.mode)
+        if self.chdir_to_trial_dir:
+            raise ValueError(
+                "chdir_to_trial_dir is True, but Overtone never changes a trial's working "
+                "directory: build paths from tune.get_context().get_trial_dir() instead"
+            )
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
             raise ValueError(f"num_samples is {self.num_samples!r}, but must be an int >= 1")
         if self.max_concurrent_trials is not None and self.max_concurrent_trials < 1:
@@ -154,6 +162,7 @@ class RunConfig:
         callbacks_fail_fast: a callback that raises stops the experiment (default: it is
             reported once with its traceback, and the experiment goes on).
         sync_config: how a remote ``storage_path`` is mirrored (:class:`SyncConfig`).
+        local_dir: the old name of ``storage_path`` (Ray 2.0-2.6), accepted for it.
     """
 
     name: str | None = None
@@ -170,8 +179,16 @@ class RunConfig:
     default_loggers: bool = True
     callbacks_fail_fast: bool = False
     sync_config: SyncConfig | None = None
+    local_dir: str | None = None
 
     def __post_init__(self) -> None:
+        if self.local_dir is not None:  # Ray 2.0-2.6's name for storage_path
+            if self.storage_path is not None and self.storage_path != self.local_dir:
+                raise ValueError(
+                    f"local_dir is {self.local_dir!r} and storage_path {self.storage_path!r}: "
+                    "pass storage_path only (local_dir is its old name)"
+                )
+            self.storage_path, self.local_dir = self.local_dir, None
         if self.verbose is not None:
             self.verbose = verbosity(self.verbose)
         if self.sync_config is not None and not isinstance(self.sync_config, SyncConfig):

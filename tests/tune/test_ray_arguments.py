@@ -3,7 +3,6 @@ register_trainable, Tuner.restore(...).get_results() (issue 12)."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from overtone import tune
@@ -99,7 +98,9 @@ def test_resume_config_resumes_errored_trials(tmp_path, executor):
 
 def test_resume_config_refuses_what_cannot_be_done(tmp_path):
     with pytest.raises(ValueError, match="finished="):
-        tune.run(quick, name="e", storage_path=str(tmp_path), resume_config={"finished": "RESTART"})
+        tune.run(
+            quick, name="e", storage_path=str(tmp_path), resume_config={"finished": "RESTART"}
+        )
 
 
 def test_experiment_and_run_experiments(tmp_path, executor):
@@ -169,3 +170,33 @@ def test_sync_config_is_checked():
         tune.SyncConfig(upload_dir="s3://bucket")
     with pytest.raises(ValueError, match="sync_period is -1"):
         tune.SyncConfig(sync_period=-1)
+
+
+def test_old_spellings_of_settings(tmp_path):
+    assert tune.RunConfig(local_dir=str(tmp_path)).storage_path == str(tmp_path)
+    with pytest.raises(ValueError, match="storage_path only"):
+        tune.RunConfig(local_dir="a", storage_path="b")
+    assert tune.TuneConfig(chdir_to_trial_dir=False).chdir_to_trial_dir is False
+    with pytest.raises(ValueError, match="get_trial_dir"):
+        tune.TuneConfig(chdir_to_trial_dir=True)
+
+
+def test_checkpoint_score_attr_with_min_prefix(tmp_path, executor):
+    class Scored(tune.Trainable):
+        def step(self):
+            return {"loss": [5, 1, 3, 4][self.iteration], "done": self.iteration >= 3}
+
+        def save_checkpoint(self, checkpoint_dir):
+            return {"it": self.iteration}
+
+    analysis = tune.run(
+        Scored,
+        checkpoint_freq=1,
+        keep_checkpoints_num=1,
+        checkpoint_score_attr="min-loss",
+        storage_path=str(tmp_path),
+        executor=executor,
+        verbose=0,
+    )
+    best = analysis.get_best_checkpoint(analysis.trials[0], metric="loss", mode="min")
+    assert best is not None and best.path.endswith("checkpoint_000002")
