@@ -298,28 +298,19 @@ def _refuse(kwargs: dict[str, Any]) -> None:
         raise TypeError(f"tune.run() got an unexpected keyword argument {key!r}")
 
 
-def _resume_from_config(resume_config: Any) -> str | None:
+def _resume_from_config(resume_config: Any) -> str:
     """Ray's ``ResumeConfig`` (or a dict of its fields) as a ``resume=`` string."""
-    if resume_config is None:
-        return None
-    fields = resume_config if isinstance(resume_config, dict) else vars(resume_config)
-    unfinished = str(fields.get("unfinished", "RESUME")).rsplit(".", 1)[-1].upper()
-    errored = str(fields.get("errored", "SKIP")).rsplit(".", 1)[-1].upper()
-    finished = str(fields.get("finished", "SKIP")).rsplit(".", 1)[-1].upper()
-    if finished != "SKIP":
-        raise ValueError(
-            f"resume_config has finished={finished!r}, but Overtone keeps finished trials as "
-            "they are: it must be 'SKIP'"
-        )
-    if unfinished not in ("RESUME", "SKIP") or errored not in ("RESUME", "RESTART", "SKIP"):
-        raise ValueError(
-            f"resume_config has unfinished={unfinished!r} and errored={errored!r}, but "
-            "unfinished must be RESUME or SKIP and errored RESUME, RESTART or SKIP"
-        )
-    if unfinished == "SKIP" and errored == "SKIP":
+    from overtone.config import ResumeConfig, ResumeType
+
+    if isinstance(resume_config, dict):
+        resume_config = ResumeConfig(**resume_config)
+    if not isinstance(resume_config, ResumeConfig):
+        raise TypeError(f"resume_config is {resume_config!r}, but must be a tune.ResumeConfig")
+    unfinished, errored = resume_config.unfinished, resume_config.errored
+    if unfinished is ResumeType.SKIP and errored is ResumeType.SKIP:
         raise ValueError("resume_config skips unfinished and errored trials: nothing to resume")
-    suffix = {"RESUME": "+ERRORED", "RESTART": "+RESTART_ERRORED", "SKIP": ""}[errored]
-    if unfinished == "SKIP":
+    suffix = {"RESUME": "+ERRORED", "RESTART": "+RESTART_ERRORED", "SKIP": ""}[errored.value]
+    if unfinished is ResumeType.SKIP:
         suffix += "_ONLY"
     return "AUTO" + suffix
 

@@ -105,6 +105,7 @@ class Tuner:
         restart_errored: bool = False,
         param_space: dict[str, Any] | None = None,
         storage_filesystem: Any = None,
+        _resume_config: Any = None,
     ) -> Tuner:
         """Continue an experiment that was stopped or crashed.
 
@@ -150,11 +151,22 @@ class Tuner:
             run_config=run_config,
         )
         tuner._restored_path = local
-        tuner._resume = ResumeMode(
-            resume_unfinished=resume_unfinished,
-            resume_errored=resume_errored,
-            restart_errored=restart_errored,
-        )
+        if _resume_config is not None:  # Ray's newer spelling of the three flags
+            from overtone.config import ResumeConfig, ResumeType
+
+            if isinstance(_resume_config, dict):
+                _resume_config = ResumeConfig(**_resume_config)
+            tuner._resume = ResumeMode(
+                resume_unfinished=_resume_config.unfinished is ResumeType.RESUME,
+                resume_errored=_resume_config.errored is ResumeType.RESUME,
+                restart_errored=_resume_config.errored is ResumeType.RESTART,
+            )
+        else:
+            tuner._resume = ResumeMode(
+                resume_unfinished=resume_unfinished,
+                resume_errored=resume_errored,
+                restart_errored=restart_errored,
+            )
         return tuner
 
     def get_results(self) -> Any:

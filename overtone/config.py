@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +86,8 @@ class TuneConfig:
             )
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
             raise ValueError(f"num_samples is {self.num_samples!r}, but must be an int >= 1")
+        if self.max_concurrent_trials == 0:  # Ray's "no limit"
+            self.max_concurrent_trials = None
         if self.max_concurrent_trials is not None and self.max_concurrent_trials < 1:
             raise ValueError(
                 f"max_concurrent_trials is {self.max_concurrent_trials}, but must be >= 1"
@@ -128,6 +131,47 @@ class SyncConfig:
             raise ValueError(
                 f"SyncConfig(syncer={self.syncer!r}) is not supported: Overtone mirrors "
                 "through fsspec; pass RunConfig(storage_filesystem=...) to choose how"
+            )
+
+
+class ResumeType(str, enum.Enum):
+    """What ``ResumeConfig`` does with a kind of trial."""
+
+    RESUME = "RESUME"
+    RESTART = "RESTART"
+    SKIP = "SKIP"
+
+
+@dataclass
+class ResumeConfig:
+    """Which trials a resumed experiment continues (``tune.ResumeConfig``, as in Ray).
+
+    ``unfinished``: RESUME (from the latest checkpoint) or SKIP; ``errored``: RESUME, RESTART
+    (from scratch) or SKIP; ``finished``: SKIP (finished trials keep their results).
+    """
+
+    ResumeType = ResumeType
+
+    finished: ResumeType | str = ResumeType.SKIP
+    unfinished: ResumeType | str = ResumeType.RESUME
+    errored: ResumeType | str = ResumeType.SKIP
+
+    def __post_init__(self) -> None:
+        for name in ("finished", "unfinished", "errored"):
+            value = getattr(self, name)
+            text = str(value.value if isinstance(value, enum.Enum) else value).upper()
+            if text not in ResumeType.__members__:
+                raise ValueError(f"{name} is {value!r}, but must be RESUME, RESTART or SKIP")
+            setattr(self, name, ResumeType(text))
+        if self.finished is not ResumeType.SKIP:
+            raise ValueError(
+                f"finished is {self.finished.value}, but Overtone keeps finished trials as "
+                "they are: it must be SKIP"
+            )
+        if self.unfinished is ResumeType.RESTART:
+            raise ValueError(
+                "unfinished is RESTART, but Overtone resumes unfinished trials from their "
+                "checkpoints or skips them: it must be RESUME or SKIP"
             )
 
 

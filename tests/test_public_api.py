@@ -10,6 +10,7 @@ from overtone import tune
 EXPECTED = {
     "Experiment",
     "PlacementGroupFactory",
+    "ResumeConfig",
     "SyncConfig",
     "get_trial_dir",
     "get_trial_id",

@@ -19,6 +19,7 @@ from typing import Any
 # not pay for the controller, pandas or numpy.
 _LAZY = {
     "Experiment": ("overtone.tune.experiment", "Experiment"),
+    "ResumeConfig": ("overtone.config", "ResumeConfig"),
     "PlacementGroupFactory": ("overtone.tune.execution.placement_groups", "PlacementGroupFactory"),
     "SyncConfig": ("overtone.config", "SyncConfig"),
     "get_trial_dir": ("overtone.tune.session", "get_trial_dir"),
@@ -100,6 +101,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Experiment",
     "PlacementGroupFactory",
+    "ResumeConfig",
     "SyncConfig",
     "get_trial_dir",
     "get_trial_id",

@@ -91,13 +91,13 @@ def test_resume_config_resumes_errored_trials(tmp_path, executor):
         storage_path=str(tmp_path),
         executor=executor,
         verbose=0,
-        resume_config={"unfinished": "RESUME", "errored": "RESTART", "finished": "SKIP"},
+        resume_config=tune.ResumeConfig(errored=tune.ResumeConfig.ResumeType.RESTART),
     )
     assert [str(t.status) for t in again.trials] == ["TERMINATED"]
 
 
 def test_resume_config_refuses_what_cannot_be_done(tmp_path):
-    with pytest.raises(ValueError, match="finished="):
+    with pytest.raises(ValueError, match="finished is"):
         tune.run(
             quick, name="e", storage_path=str(tmp_path), resume_config={"finished": "RESTART"}
         )
@@ -200,3 +200,31 @@ def test_checkpoint_score_attr_with_min_prefix(tmp_path, executor):
     )
     best = analysis.get_best_checkpoint(analysis.trials[0], metric="loss", mode="min")
     assert best is not None and best.path.endswith("checkpoint_000002")
+
+
+def test_max_concurrent_trials_zero_is_no_limit():
+    assert tune.TuneConfig(max_concurrent_trials=0).max_concurrent_trials is None
+
+
+def test_tuner_restore_with_a_resume_config(tmp_path, executor):
+    marker = tmp_path / "fail_once"
+    marker.write_text("")
+
+    def flaky(config):
+        if marker.exists():
+            marker.unlink()
+            raise RuntimeError("first time")
+        tune.report({"score": 1})
+
+    run_config = tune.RunConfig(name="r", storage_path=str(tmp_path), executor=executor, verbose=0)
+    assert tune.Tuner(flaky, run_config=run_config).fit().num_errors == 1
+    restored = tune.Tuner.restore(
+        str(tmp_path / "r"),
+        trainable=flaky,
+        _resume_config=tune.ResumeConfig(errored=tune.ResumeConfig.ResumeType.RESTART),
+    )
+    assert restored.get_results().num_errors == 1  # before fit: as it was on disk
+    grid = restored.fit()
+    assert grid.num_errors == 0 and grid[0].metrics["score"] == 1
+    with pytest.raises(ValueError, match="unfinished is RESTART"):
+        tune.ResumeConfig(unfinished="restart")
