@@ -94,6 +94,15 @@ def test_importing_the_facade_is_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_importing_train_is_light():
+    code = (
+        "import sys; from overtone import train; train.report; train.RunConfig; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'overtone._controller') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_unknown_name_is_an_attribute_error():
     import pytest
 

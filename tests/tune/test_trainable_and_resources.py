@@ -234,3 +234,22 @@ def test_wait_for_gpu_without_a_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     with pytest.raises(RuntimeError, match="no GPU"):
         wait_for_gpu(retry=1, delay_s=0)
+
+
+def test_wait_for_gpu_polls_until_memory_is_free(tmp_path, monkeypatch):
+    # A stand-in nvidia-smi: 900 of 1000 MiB used at first, then 5 of 1000.
+    calls = tmp_path / "calls"
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo x >> "{calls}"\n'
+        f'if [ $(wc -l < "{calls}") -lt 3 ]; then echo "900, 1000"; else echo "5, 1000"; fi\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert wait_for_gpu(retry=5, delay_s=0) is True
+    assert len(calls.read_text().splitlines()) == 3
+    calls.write_text("")
+    with pytest.raises(RuntimeError, match="90.0% of its memory in use after 2 checks"):
+        wait_for_gpu(retry=2, delay_s=0)
