@@ -148,8 +148,8 @@ def test_unpicklable_trainable_fails_at_run_time(tmp_path, executor):
     assert list(tmp_path.iterdir()) == []  # nothing was started
 
 
-def test_string_trainable_is_rejected(tmp_path):
-    with pytest.raises(TypeError, match="'my_trainable'"):
+def test_unregistered_string_trainable_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="'my_trainable'.*register_trainable"):
         tune.run("my_trainable", storage_path=str(tmp_path))
 
 

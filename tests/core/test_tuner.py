@@ -64,7 +64,7 @@ def test_get_results_before_fit_is_an_error(tmp_path, executor):
     [
         ({"mode": "maximum"}, "'maximum'"),
         ({"num_samples": 0}, "num_samples is 0"),
-        ({"max_concurrent_trials": 0}, "max_concurrent_trials is 0"),
+        ({"max_concurrent_trials": -1}, "max_concurrent_trials is -1"),
         ({"time_budget_s": -1}, "time_budget_s is -1"),
     ],
 )
