@@ -108,3 +108,11 @@ def test_unknown_name_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no_such_thing"):
         tune.no_such_thing  # noqa: B018
+
+
+def test_submodules_are_reachable_as_attributes():
+    import importlib
+
+    for name in ("utils", "result", "experiment", "execution", "trainable", "tuner"):
+        assert getattr(tune, name) is importlib.import_module(f"overtone.tune.{name}")
+    assert tune.utils.wait_for_gpu is not None

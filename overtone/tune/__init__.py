@@ -83,7 +83,22 @@ _LAZY = {
 }
 
 
+# Submodules that ``ray.tune`` has loaded once imported, so that ``tune.utils.wait_for_gpu``
+# works without importing ``tune.utils`` first; not in ``__all__``, as in Ray.
+_SUBMODULES = frozenset(
+    {
+        "analysis", "callback", "context", "error", "execution", "experiment",
+        "progress_reporter", "registry", "result", "result_grid", "session", "syncer",
+        "trainable", "tune_config", "tuner", "utils",
+    }
+)  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"overtone.tune.{name}")
+        globals()[name] = module
+        return module
     try:
         module_name, attr = _LAZY[name]
     except KeyError:
