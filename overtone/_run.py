@@ -31,6 +31,7 @@ from overtone.search import BasicVariantGenerator, Searcher
 from overtone.search._variants import unresolved_paths, validate_space
 from overtone.stopper import make_stopper
 from overtone.storage._files import STATE_FILE
+from overtone.storage._lock import lock_experiment
 from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir
 
 
@@ -165,6 +166,11 @@ def execute(
             "checkpoint_at_end is True, but a function trainable decides itself when to "
             "checkpoint: pass a checkpoint to tune.report() instead"
         )
+    try:
+        lock = lock_experiment(experiment_path, remote_uri, run_config.storage_filesystem)
+    except BaseException:
+        executor.shutdown()
+        raise
     restored = None
     if resume is not None:
         if remote_uri is not None:  # the remote copy is the truth: start from it
@@ -222,7 +228,10 @@ def execute(
             experiment_path, remote_uri, filesystem=run_config.storage_filesystem
         ).start()
     controller = Controller(spec)
-    controller.run()
+    try:
+        controller.run()
+    finally:
+        lock.release()
     return experiment_path, controller._interrupted
 
 
