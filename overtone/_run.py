@@ -22,6 +22,7 @@ from overtone.config import (
     FailureConfig,
     RunConfig,
     TuneConfig,
+    check_experiment_name,
 )
 from overtone.executors import Executor, make_executor
 from overtone.runtime._trainable import Trainable
@@ -75,6 +76,7 @@ def resolve_storage(storage_path: str | None, name: str) -> tuple[str, str | Non
     A remote ``storage_path`` (``s3://bucket/prefix``, ``memory://``, ``gs://``) is written
     to a local staging folder and mirrored there by a background thread.
     """
+    check_experiment_name(name)
     path = storage_path or os.environ.get("OVERTONE_STORAGE_PATH") or DEFAULT_STORAGE_PATH
     if is_remote(path):
         uri = f"{path.rstrip('/')}/{name}"

@@ -11,6 +11,21 @@ from typing import Any
 DEFAULT_STORAGE_PATH = os.path.join("~", "overtone_results")
 
 
+def check_experiment_name(name: Any) -> None:
+    """An experiment's name becomes a folder under the storage path: it must stay in it."""
+    seps = {"/", os.sep, os.altsep} - {None}
+    if (
+        not isinstance(name, str)
+        or name.strip() in ("", ".", "..")
+        or any(sep in name for sep in seps)
+        or "\0" in name
+    ):
+        raise ValueError(
+            f"name is {name!r}, but must be a folder name inside the storage path: "
+            "not empty, not '.' or '..', without '/', a path separator or a NUL character"
+        )
+
+
 def _check_mode(mode: Any, name: str = "mode") -> None:
     if mode is not None and mode not in ("min", "max"):
         raise ValueError(f"{name} is {mode!r}, but must be 'min' or 'max'")
@@ -123,5 +138,5 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.verbose is not None and self.verbose not in (0, 1, 2, 3):
             raise ValueError(f"verbose is {self.verbose!r}, but must be 0, 1, 2 or 3")
-        if self.name is not None and (not self.name or os.sep in self.name):
-            raise ValueError(f"name is {self.name!r}, but must be a non-empty folder name")
+        if self.name is not None:
+            check_experiment_name(self.name)
