@@ -16,6 +16,7 @@ from overtone.analysis._scores import (
     existing_checkpoints,
     is_finite,
     is_nan,
+    mean_score,
     score_of,
 )
 from overtone.analysis._trial_record import TrialRecord, flatten_dict, metric_keys
@@ -106,14 +107,6 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     for index, entry in enumerate(trials):
         _check_trial_entry(state_file, index, entry)
     return state
-
-
-def _mean(values: list[Score]) -> float:
-    total = sum(values)
-    try:
-        return total / len(values)
-    except OverflowError:  # an exact mean of huge ints beyond the float range
-        return math.inf if total > 0 else -math.inf
 
 
 def _check_mode(mode: Any) -> None:
@@ -310,11 +303,11 @@ class ExperimentAnalysis:
         if scope == "last":
             return values[-1]
         if scope == "avg":
-            return _mean(values)
+            return mean_score(values)
         if scope == "last-5-avg":
-            return _mean(values[-5:])
+            return mean_score(values[-5:])
         if scope == "last-10-avg":
-            return _mean(values[-10:])
+            return mean_score(values[-10:])
         if any(is_nan(v) for v in values):
             return math.nan
         return max(values) if mode == "max" else min(values)

@@ -7,6 +7,7 @@ import logging
 import math
 import numbers
 import os
+from fractions import Fraction
 from typing import Any
 
 from overtone.checkpoint import Checkpoint
@@ -18,7 +19,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-Score = float | int
+Score = float | int | Fraction  # exact where a float cannot hold the value
 
 
 def score_of(value: Any) -> Score | None:
@@ -45,7 +46,19 @@ def is_nan(score: Score) -> bool:
 
 
 def is_finite(score: Score) -> bool:
-    return isinstance(score, int) or math.isfinite(score)
+    return not isinstance(score, float) or math.isfinite(score)
+
+
+def mean_score(values: list[Score]) -> Score:
+    """The mean of ``values``: a float, or an exact fraction past the float range."""
+    try:
+        return sum(values) / len(values)
+    except OverflowError:
+        pass
+    try:
+        return sum(map(Fraction, values), Fraction(0)) / len(values)
+    except (ValueError, OverflowError):  # a NaN or an infinity among them decides
+        return sum(v for v in values if isinstance(v, float))
 
 
 def _checkpoint_exists(checkpoint: Checkpoint) -> bool:
