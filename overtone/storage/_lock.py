@@ -75,6 +75,19 @@ def _locked(where: str, holder: dict[str, Any] | None) -> ExperimentLockedError:
     )
 
 
+def _lock_file(f: Any) -> None:
+    """Lock the open file ``f`` for this process, or raise ``OSError`` at once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: a byte-range lock on the first byte (not tested here)
+        import msvcrt
+
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 class ExperimentLock:
     """The lock of one experiment folder; :meth:`release` it when the run ends."""
 
@@ -89,17 +102,15 @@ class ExperimentLock:
 
     # -- local -------------------------------------------------------------------------
     def _lock_local(self, path: str) -> None:
-        import fcntl
-
         os.makedirs(path, exist_ok=True)
         f = open(os.path.join(path, LOCK_FILE), "a+", encoding="utf-8")  # noqa: SIM115
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_file(f)
         except OSError:
             f.seek(0)
             try:
                 holder = json.loads(f.read() or "null")
-            except ValueError:
+            except (ValueError, OSError):
                 holder = None
             f.close()
             raise _locked(path, holder) from None
