@@ -124,9 +124,10 @@ def worker_tls(address: str, worker: Any) -> ssl.SSLContext | None:
     security = getattr(worker, "security", None)
     ctx = security.get_connection_args("worker").get("ssl_context") if security else None
     if ctx is None:
-        raise HandshakeError(
+        raise ValueError(
             f"the driver's listener at {address} uses TLS (its Dask client has TLS "
-            "certificates), but this Dask worker has no TLS certificates of its own"
+            "certificates), but this Dask worker has none: give the workers the cluster's "
+            "certificates (distributed.Security, or the distributed.comm.tls settings)"
         )
     return ctx  # type: ignore[no-any-return]
 
