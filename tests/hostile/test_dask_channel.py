@@ -28,6 +28,10 @@ def quick(config):
     tune.report(x=config["x"])
 
 
+def _shape(config):
+    return {"cpu": 1 if config["x"] % 2 else 0.5}
+
+
 @pytest.fixture(scope="module")
 def cluster():
     cluster = DaskCluster()
@@ -95,9 +99,12 @@ def test_silent_and_dripping_connections_do_not_keep_workers_out(cluster, tmp_pa
 
     monkeypatch.setattr(channel.Listener, "__init__", attacked)
     try:
+        # Two shapes of trial, one after the other: slots end and new ones connect mid-run,
+        # while the strangers keep coming.
         analysis = tune.run(
-            quick,
+            tune.with_resources(quick, _shape),
             config={"x": tune.grid_search(list(range(6))), "sleep": 0.3},
+            max_concurrent_trials=1,
             storage_path=str(tmp_path),
             verbose=0,
             executor=DaskExecutor(cluster.address),
@@ -109,6 +116,8 @@ def test_silent_and_dripping_connections_do_not_keep_workers_out(cluster, tmp_pa
     assert all(t.status == "TERMINATED" for t in analysis.trials)
     stats = listeners[0].stats
     assert stats["pushed_out"] + stats["timed_out"] >= 16, stats
+    # the probes, then at least two slots: the second connected after the first trial ended
+    assert stats["accepted"] >= 2 + 2, stats
 
 
 def _silent_server():
