@@ -23,6 +23,7 @@ from overtone.config import (
     RunConfig,
     SyncConfig,
     TuneConfig,
+    check_experiment_name,
     verbosity,
 )
 from overtone.executors import Executor, make_executor
@@ -33,6 +34,7 @@ from overtone.search import BasicVariantGenerator, Searcher
 from overtone.search._variants import unresolved_paths, validate_space
 from overtone.stopper import make_stopper
 from overtone.storage._files import STATE_FILE
+from overtone.storage._lock import lock_experiment
 from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir
 
 
@@ -85,6 +87,7 @@ def resolve_storage(storage_path: str | None, name: str) -> tuple[str, str | Non
     A remote ``storage_path`` (``s3://bucket/prefix``, ``memory://``, ``gs://``) is written
     to a local staging folder and mirrored there by a background thread.
     """
+    check_experiment_name(name)
     path = storage_path or os.environ.get("OVERTONE_STORAGE_PATH") or DEFAULT_STORAGE_PATH
     if is_remote(path):
         uri = f"{path.rstrip('/')}/{name}"
@@ -180,6 +183,11 @@ def execute(
             "checkpoint_at_end is True, but a function trainable decides itself when to "
             "checkpoint: pass a checkpoint to tune.report() instead"
         )
+    try:
+        lock = lock_experiment(experiment_path, remote_uri, run_config.storage_filesystem)
+    except BaseException:
+        executor.shutdown()
+        raise
     restored = None
     if resume is not None:
         if remote_uri is not None:  # the remote copy is the truth: start from it
@@ -240,7 +248,10 @@ def execute(
             experiment_path, remote_uri, filesystem=run_config.storage_filesystem, **sync_kwargs
         ).start()
     controller = Controller(spec)
-    controller.run()
+    try:
+        controller.run()
+    finally:
+        lock.release()
     return experiment_path, controller._interrupted
 
 

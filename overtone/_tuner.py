@@ -9,6 +9,7 @@ from typing import Any
 
 import cloudpickle
 
+from overtone._errors import TuneError
 from overtone._restore import TUNER_FILE, ResumeMode, can_restore
 from overtone._run import execute, resolve_trainable, validate_trainable
 from overtone.config import RunConfig, TuneConfig
@@ -130,8 +131,7 @@ class Tuner:
         settings: dict[str, Any] = {}
         tuner_file = os.path.join(local, TUNER_FILE)
         if os.path.exists(tuner_file):
-            with open(tuner_file, "rb") as f:
-                settings = pickle.load(f)
+            settings = _read_settings(tuner_file)
         if param_space is None:
             param_space = settings.get("param_space")
             if param_space is None and os.path.exists(tuner_file):
@@ -186,3 +186,21 @@ class Tuner:
                 "get_results() needs fit() to have run first (or a tuner from Tuner.restore)"
             )
         return self._results
+
+
+def _read_settings(tuner_file: str) -> dict[str, Any]:
+    """The settings ``Tuner.fit`` saved, or a ``TuneError`` that says what to do."""
+    try:
+        with open(tuner_file, "rb") as f:
+            settings = pickle.load(f)
+        if not isinstance(settings, dict):
+            raise TypeError(f"it holds a {type(settings).__name__}, not the settings")
+    except Exception as exc:  # noqa: BLE001 - any unreadable file means the same here
+        raise TuneError(
+            f"{tuner_file} cannot be read ({type(exc).__name__}: {exc}): it is damaged, or "
+            "was written by a version of Overtone or of a library it pickles that differs "
+            "from this one. The trials and results are not in it: move it away and call "
+            "Tuner.restore(path, trainable, param_space=...) again, which restores them with "
+            "default tune_config and run_config settings"
+        ) from exc
+    return settings

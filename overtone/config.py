@@ -12,6 +12,21 @@ from typing import Any
 DEFAULT_STORAGE_PATH = os.path.join("~", "overtone_results")
 
 
+def check_experiment_name(name: Any) -> None:
+    """An experiment's name becomes a folder under the storage path: it must stay in it."""
+    seps = {"/", os.sep, os.altsep} - {None}
+    if (
+        not isinstance(name, str)
+        or name.strip() in ("", ".", "..")
+        or any(sep in name for sep in seps)
+        or "\0" in name
+    ):
+        raise ValueError(
+            f"name is {name!r}, but must be a folder name inside the storage path: "
+            "not empty, not '.' or '..', without '/', a path separator or a NUL character"
+        )
+
+
 def _check_mode(mode: Any, name: str = "mode") -> None:
     if mode is not None and mode not in ("min", "max"):
         raise ValueError(f"{name} is {mode!r}, but must be 'min' or 'max'")
@@ -237,5 +252,5 @@ class RunConfig:
             self.verbose = verbosity(self.verbose)
         if self.sync_config is not None and not isinstance(self.sync_config, SyncConfig):
             raise TypeError(f"sync_config is {self.sync_config!r}, but must be a tune.SyncConfig")
-        if self.name is not None and (not self.name or os.sep in self.name):
-            raise ValueError(f"name is {self.name!r}, but must be a non-empty folder name")
+        if self.name is not None:
+            check_experiment_name(self.name)

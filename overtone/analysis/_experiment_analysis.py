@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import numbers
 import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from overtone._errors import MetricNotFoundError, TuneError
 from overtone._trial import TrialStatus
+from overtone.analysis._scores import (
+    Score,
+    existing_checkpoints,
+    is_finite,
+    is_nan,
+    mean_score,
+    score_of,
+)
 from overtone.analysis._trial_record import TrialRecord, flatten_dict, metric_keys
 from overtone.checkpoint import Checkpoint
 
@@ -100,14 +107,6 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     for index, entry in enumerate(trials):
         _check_trial_entry(state_file, index, entry)
     return state
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def _check_mode(mode: Any) -> None:
@@ -289,27 +288,27 @@ class ExperimentAnalysis:
         )
 
     @staticmethod
-    def _values(trial: TrialRecord, metric: str) -> list[float]:
-        values = (flatten_dict(result).get(metric) for result in trial.load_results())
-        return [float(v) for v in values if _is_number(v)]
+    def _values(trial: TrialRecord, metric: str) -> list[Score]:
+        scores = (score_of(flatten_dict(result).get(metric)) for result in trial.load_results())
+        return [score for score in scores if score is not None]
 
-    def _score(self, trial: TrialRecord, metric: str, mode: str, scope: str) -> float | None:
+    def _score(self, trial: TrialRecord, metric: str, mode: str, scope: str) -> Score | None:
         if scope == "last":
-            value = flatten_dict(trial.last_result).get(metric)
-            if _is_number(value):
-                return float(value)
+            score = score_of(flatten_dict(trial.last_result).get(metric))
+            if score is not None:
+                return score
         values = self._values(trial, metric)
         if not values:
             return None
         if scope == "last":
             return values[-1]
         if scope == "avg":
-            return _mean(values)
+            return mean_score(values)
         if scope == "last-5-avg":
-            return _mean(values[-5:])
+            return mean_score(values[-5:])
         if scope == "last-10-avg":
-            return _mean(values[-10:])
-        if any(math.isnan(v) for v in values):
+            return mean_score(values[-10:])
+        if any(is_nan(v) for v in values):
             return math.nan
         return max(values) if mode == "max" else min(values)
 
@@ -341,13 +340,13 @@ class ExperimentAnalysis:
             raise ValueError(f"scope is {scope!r}, but must be one of {list(SCOPES)}")
         self._check_metric_reported(metric)
         best: TrialRecord | None = None
-        best_score = math.nan
+        best_score: Score = math.nan
         for trial in self._trials:
             score = self._score(trial, metric, mode, scope)
-            if score is None or (filter_nan_and_inf and not math.isfinite(score)):
+            if score is None or (filter_nan_and_inf and not is_finite(score)):
                 continue
             better = score > best_score if mode == "max" else score < best_score
-            if best is None or better or (math.isnan(best_score) and not math.isnan(score)):
+            if best is None or better or (is_nan(best_score) and not is_nan(score)):
                 best, best_score = trial, score
         if best is None:
             logger.warning(
@@ -390,7 +389,9 @@ class ExperimentAnalysis:
         """The trial's kept checkpoint with the best ``metric`` (None if it kept none).
 
         ``metric`` defaults to ``default_metric``, then ``training_iteration``; it is read from
-        the metrics reported with each checkpoint.
+        the metrics reported with each checkpoint. A checkpoint whose folder is no longer on
+        disk (deleted by hand, or by a cleanup) is skipped with a warning: the best of those
+        that still exist is returned, or None if none does.
         """
         record = self._find_trial(trial)
         metric = metric or self._default_metric or "training_iteration"
@@ -399,12 +400,15 @@ class ExperimentAnalysis:
         if not checkpoints:
             logger.info("Trial %s kept no checkpoints.", record)
             return None
-        scored = []
+        scored: list[tuple[Checkpoint, Score]] = []
         for checkpoint, metrics in checkpoints:
-            flat = flatten_dict(metrics)
-            value = flat.get(metric)
-            if _is_number(value) and math.isfinite(value):
-                scored.append((checkpoint, float(value)))
+            score = score_of(flatten_dict(metrics).get(metric))
+            if score is not None and is_finite(score):
+                scored.append((checkpoint, score))
+        if scored:
+            scored = existing_checkpoints(scored, str(record))
+            if not scored:
+                return None
         if not scored:
             if any(metric in flatten_dict(metrics) for _, metrics in checkpoints):
                 return None  # reported, but never as a finite number
@@ -413,8 +417,8 @@ class ExperimentAnalysis:
                 f"metric {metric!r} is not in the metrics of any checkpoint of trial {record}; "
                 f"they have: {sorted(existing)}"
             )
-        sign = 1.0 if mode == "max" else -1.0
-        return max(scored, key=lambda item: sign * item[1])[0]
+        pick = max if mode == "max" else min
+        return pick(scored, key=lambda item: item[1])[0]
 
     def get_last_checkpoint(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from overtone.analysis._scores import existing_checkpoints, is_nan, score_of
 from overtone.analysis._trial_record import flatten_dict
 from overtone.checkpoint import Checkpoint
 
@@ -86,7 +87,11 @@ class Result:
         return self._storage_filesystem
 
     def get_best_checkpoint(self, metric: str, mode: str) -> Checkpoint | None:
-        """The kept checkpoint with the best ``metric`` for ``mode`` ("min" or "max")."""
+        """The kept checkpoint with the best ``metric`` for ``mode`` ("min" or "max").
+
+        Checkpoints whose folder no longer exists are skipped with a warning; None if none
+        of those that hold ``metric`` exists any more.
+        """
         if not self.best_checkpoints:
             raise RuntimeError(f"Trial at {self.path} kept no checkpoints")
         if mode not in ("min", "max"):
@@ -103,8 +108,16 @@ class Result:
                 f"metric {metric!r} is not in the metrics of any checkpoint; "
                 f"you may choose from: {sorted(names)}"
             )
+        scored = existing_checkpoints(scored, f"the trial at {self.path}")
+        comparable = [
+            (c, s)
+            for c, s in ((c, score_of(v)) for c, v in scored)
+            if s is not None and not is_nan(s)
+        ]
+        if not comparable:
+            return None
         pick = max if mode == "max" else min
-        return pick(scored, key=lambda item: item[1])[0]
+        return pick(comparable, key=lambda item: item[1])[0]
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in (self.metrics or {}).items() if k not in _AUTO_KEYS}

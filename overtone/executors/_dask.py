@@ -312,7 +312,9 @@ class DaskExecutor(Executor):
             self._refresh(force=True)
             self._run_on_workers(prestart, timeout=10.0)
             host = self.driver_host or _route_to(client.scheduler.address)
-            self._listener = channel.Listener(host, self.driver_port, self._authkey)
+            self._listener = channel.Listener(
+                host, self.driver_port, self._authkey, security=client.security
+            )
             self._probed = False
         except BaseException:
             self.shutdown()

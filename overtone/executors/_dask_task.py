@@ -253,7 +253,12 @@ def run_slot_task(
     hello = ("slot", slot_id, worker.address, os.getpid(), blob is None)
     try:
         conn = channel.connect(
-            driver, authkey, hello, _CONNECT_TIMEOUT_S, send_timeout=heartbeat_timeout / 2
+            driver,
+            authkey,
+            hello,
+            _CONNECT_TIMEOUT_S,
+            send_timeout=heartbeat_timeout / 2,
+            ssl_context=channel.worker_tls(driver, worker),
         )
     except BaseException:
         _fetched(key, fetching, None)
@@ -494,18 +499,15 @@ def probe(
     elif not os.access(experiment_path, os.W_OK | os.X_OK):
         problems.append(f"the storage path {experiment_path} is not writable {where}")
     try:
-        conn = channel.connect(driver, authkey, ("probe", where), timeout=10.0)
+        tls = channel.worker_tls(driver, dask_worker)
+        conn = channel.connect(driver, authkey, ("probe", where), 10.0, ssl_context=tls)
         try:
             if not conn.poll(10.0) or conn.recv() != "OK":
-                raise ConnectionError("no answer to the handshake")
+                raise channel.HandshakeError("no answer to the handshake")
         finally:
             conn.close()
     except (OSError, EOFError) as exc:
-        problems.append(
-            f"the driver's listener at {driver} is not reachable {where} ({exc}): pass "
-            "DaskExecutor(driver_host=...) an address of this machine that the workers can "
-            "reach"
-        )
+        problems.append(channel.unreachable(driver, where, exc))
     return problems
 
 
