@@ -30,7 +30,7 @@ from overtone.schedulers import FIFOScheduler, TrialScheduler
 from overtone.search import BasicVariantGenerator, Searcher
 from overtone.search._variants import unresolved_paths, validate_space
 from overtone.stopper import make_stopper
-from overtone.storage._files import STATE_FILE
+from overtone.storage._layout import STATE_FILE
 from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir
 
 
