@@ -42,7 +42,7 @@ from overtone.runtime._runner import remove_spare_dirs
 from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
 from overtone.search import Searcher
-from overtone.search._variants import format_vars, generate_variants, unresolved_paths
+from overtone.space._variants import format_vars, generate_variants, unresolved_paths
 from overtone.storage._files import write_atomic, write_json_atomic
 from overtone.storage._journal import TrialRecorder, rewind_journal
 from overtone.storage._layout import FORMAT_VERSION, SEARCH_STATE_FILE, STATE_FILE

@@ -28,7 +28,7 @@ from overtone.runtime._trainable import Trainable
 from overtone.runtime._wrappers import RESOURCES_ATTR
 from overtone.schedulers import FIFOScheduler, TrialScheduler
 from overtone.search import BasicVariantGenerator, Searcher
-from overtone.search._variants import unresolved_paths, validate_space
+from overtone.space._variants import unresolved_paths, validate_space
 from overtone.stopper import make_stopper
 from overtone.storage._layout import STATE_FILE
 from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir

@@ -12,7 +12,7 @@ import cloudpickle
 from overtone._restore import ResumeMode, can_restore
 from overtone._run import execute, validate_trainable
 from overtone.config import RunConfig, TuneConfig
-from overtone.search._variants import validate_space
+from overtone.space._variants import validate_space
 from overtone.storage._layout import STATE_FILE, TUNER_FILE
 from overtone.storage._remote import download, is_remote, resolve_filesystem, staging_dir
 

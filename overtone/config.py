@@ -8,12 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from overtone._checks import check_mode
+
 DEFAULT_STORAGE_PATH = os.path.join("~", "overtone_results")
-
-
-def _check_mode(mode: Any, name: str = "mode") -> None:
-    if mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"{name} is {mode!r}, but must be 'min' or 'max'")
 
 
 @dataclass
@@ -46,7 +43,7 @@ class CheckpointConfig:
     def __post_init__(self) -> None:
         if self.num_to_keep is not None and self.num_to_keep < 1:
             raise ValueError(f"num_to_keep is {self.num_to_keep}, but must be None or >= 1")
-        _check_mode(self.checkpoint_score_order, "checkpoint_score_order")
+        check_mode(self.checkpoint_score_order, "checkpoint_score_order")
         if self.checkpoint_frequency < 0:
             raise ValueError(
                 f"checkpoint_frequency is {self.checkpoint_frequency}, but must be >= 0"
@@ -74,7 +71,7 @@ class TuneConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        _check_mode(self.mode)
+        check_mode(self.mode)
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
             raise ValueError(f"num_samples is {self.num_samples!r}, but must be an int >= 1")
         if self.max_concurrent_trials is not None and self.max_concurrent_trials < 1:

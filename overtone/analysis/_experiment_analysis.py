@@ -9,6 +9,7 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from overtone._checks import check_mode
 from overtone._errors import ExperimentStateError, MetricNotFoundError
 from overtone.analysis._trial_record import TrialRecord, flatten_dict, metric_keys
 from overtone.checkpoint import Checkpoint
@@ -30,11 +31,6 @@ def _is_number(value: Any) -> bool:
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
-
-
-def _check_mode(mode: Any) -> None:
-    if mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
 
 
 class ExperimentAnalysis:
@@ -59,7 +55,7 @@ class ExperimentAnalysis:
         default_metric: str | None = None,
         default_mode: str | None = None,
     ) -> None:
-        _check_mode(default_mode)
+        check_mode(default_mode)
         self._experiment_path, _ = locate_experiment(experiment_checkpoint_path)
         self._state = load_experiment_state(self._experiment_path)
         self._default_metric: str | None = default_metric or self._state.get("metric")
@@ -128,7 +124,7 @@ class ExperimentAnalysis:
         """
         import pandas as pd
 
-        _check_mode(mode)
+        check_mode(mode)
         if mode and not metric:
             raise ValueError(f"mode is {mode!r}, but no metric was given to pick the rows by")
         rows = []
@@ -178,7 +174,7 @@ class ExperimentAnalysis:
         return metric
 
     def _resolve_mode(self, mode: str | None) -> str:
-        _check_mode(mode)
+        check_mode(mode)
         mode = mode or self._default_mode
         if not mode:
             raise ValueError(
