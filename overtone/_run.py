@@ -30,8 +30,10 @@ from overtone.schedulers import FIFOScheduler, TrialScheduler
 from overtone.search import BasicVariantGenerator, Searcher
 from overtone.space._variants import unresolved_paths, validate_space
 from overtone.stopper import make_stopper
+from overtone.storage._download import download
 from overtone.storage._layout import STATE_FILE
-from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir
+from overtone.storage._remote import RemoteSync
+from overtone.storage._uri import is_remote, staging_dir
 
 
 def trainable_name(trainable: Any) -> str:

@@ -13,8 +13,9 @@ from overtone._restore import ResumeMode, can_restore
 from overtone._run import execute, validate_trainable
 from overtone.config import RunConfig, TuneConfig
 from overtone.space._variants import validate_space
+from overtone.storage._download import download
 from overtone.storage._layout import STATE_FILE, TUNER_FILE
-from overtone.storage._remote import download, is_remote, resolve_filesystem, staging_dir
+from overtone.storage._uri import is_remote, resolve_filesystem, staging_dir
 
 
 class Tuner:
@@ -113,7 +114,7 @@ class Tuner:
             tuner = tune.Tuner.restore("~/overtone_results/my_exp", trainable=train)
             results = tuner.fit()
         """
-        from overtone.analysis import load_experiment_state
+        from overtone.storage._state import load_experiment_state
 
         path = os.fspath(path)
         if is_remote(path):
