@@ -1,24 +1,48 @@
-"""The experiment's state file, ``experiment_state.json``: written and loaded in one place.
+"""The experiment's state files, written and loaded in one place.
 
-The controller is its only writer (:func:`save_experiment_state`); restore and analysis read
-it back with :func:`load_experiment_state`, which checks it.
+``experiment_state.json`` (the trials) and ``search_state.pkl`` (the searcher's and
+scheduler's state). The controller is their only writer (:func:`save_experiment_state`,
+:func:`save_search_state`); restore and analysis read them back with
+:func:`load_experiment_state`, which checks the state, and :func:`load_search_state`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 from typing import Any
 
-from overtone._errors import ExperimentStateError
+from overtone._errors import ExperimentStateError, TuneError
 from overtone._trial import TrialStatus
-from overtone.storage._files import write_json_atomic
-from overtone.storage._layout import FORMAT_VERSION, STATE_FILE
+from overtone.storage._files import write_atomic, write_json_atomic
+from overtone.storage._layout import FORMAT_VERSION, SEARCH_STATE_FILE, STATE_FILE
 
 
 def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
     """Write ``state`` as the experiment's state file, atomically."""
     write_json_atomic(os.path.join(experiment_path, STATE_FILE), state)
+
+
+def save_search_state(experiment_path: str, data: bytes) -> None:
+    """Write the pickled search state (searcher, scheduler), atomically."""
+    write_atomic(os.path.join(experiment_path, SEARCH_STATE_FILE), data)
+
+
+def load_search_state(experiment_path: str) -> dict[str, Any] | None:
+    """The search state :func:`save_search_state` wrote; None if there is none.
+
+    Raises:
+        TuneError: the file is there but cannot be unpickled.
+    """
+    search_file = os.path.join(experiment_path, SEARCH_STATE_FILE)
+    if not os.path.exists(search_file):
+        return None
+    try:
+        with open(search_file, "rb") as f:
+            return pickle.load(f)
+    except Exception as exc:  # noqa: BLE001 - any unreadable state means the same here
+        raise TuneError(f"{search_file} is corrupted: {type(exc).__name__}: {exc}") from exc
 
 
 def locate_experiment(path: str | os.PathLike[str]) -> tuple[str, str]:
