@@ -35,7 +35,6 @@ from overtone._experiment import (
     require_metric,
     safe_dirname,
 )
-from overtone._restore import SEARCH_STATE_FILE
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
 from overtone.executors._base import DoneEvent, ResultEvent
@@ -43,15 +42,10 @@ from overtone.runtime._runner import remove_spare_dirs
 from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
 from overtone.search import Searcher
-from overtone.search._variants import format_vars, generate_variants, unresolved_paths
-from overtone.storage._files import (
-    FORMAT_VERSION,
-    STATE_FILE,
-    TrialRecorder,
-    rewind_journal,
-    write_atomic,
-    write_json_atomic,
-)
+from overtone.space._variants import format_vars, generate_variants, unresolved_paths
+from overtone.storage._files import write_atomic, write_json_atomic
+from overtone.storage._journal import TrialRecorder, rewind_journal
+from overtone.storage._layout import FORMAT_VERSION, SEARCH_STATE_FILE, STATE_FILE
 
 _STATE_INTERVAL_S = 1.0
 _REPORT_INTERVAL_S = 0.5

@@ -4,7 +4,10 @@ Hierarchy::
 
     TuneError (Exception)            an experiment could not complete as asked
     ├── TrialFailedError             one or more trials ended in ERROR
+    ├── TrialError                   the failure of one trial, with its traceback
+    ├── ExperimentStateError         (also a ValueError) a missing or corrupted state file
     └── MetricNotFoundError          (also a KeyError) a metric no trial reported
+        └── NoBestResultError        (also a RuntimeError) no trial reported the metric
     ValueError / TypeError           bad arguments, raised where the value is given
 """
 
@@ -28,6 +31,14 @@ class MetricNotFoundError(TuneError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class ExperimentStateError(TuneError, ValueError):
+    """An ``experiment_state.json`` is missing, corrupted or of an unknown format."""
+
+
+class NoBestResultError(MetricNotFoundError, RuntimeError):
+    """No trial reported the metric: a ``MetricNotFoundError`` and, as in Ray, a RuntimeError."""
 
 
 class TrialError(TuneError):

@@ -11,7 +11,7 @@ from typing import Any
 from overtone._errors import TuneError
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
-from overtone.storage._files import STATE_FILE
+from overtone.storage._layout import STATE_FILE
 
 SEARCH_STATE_FILE = "search_state.pkl"
 TUNER_FILE = "tuner.pkl"
@@ -76,8 +76,8 @@ def can_restore(path: str) -> bool:
 
 def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
     """Read the experiment at ``path`` and decide, per trial, how it continues."""
-    from overtone.analysis import load_experiment_state
-    from overtone.analysis._trial_record import read_results
+    from overtone.storage._journal import read_results
+    from overtone.storage._state import load_experiment_state
 
     state = load_experiment_state(path)  # clear errors for a missing or corrupted state
     path = os.path.dirname(os.path.join(os.path.abspath(os.path.expanduser(path)), STATE_FILE))

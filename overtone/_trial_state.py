@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from overtone._trial import FrozenTrial, Resources, TrialStatus
-from overtone.storage._files import TrialRecorder
+from overtone.storage._journal import TrialRecorder
 
 
 class Trial:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from overtone._dicts import flatten
-from overtone._errors import TuneError
 from overtone._trial import Resources, TrialStatus
 from overtone.checkpoint import Checkpoint
+from overtone.storage._journal import read_results
+from overtone.storage._layout import RESULT_FILE
 
 logger = logging.getLogger(__name__)
-
-RESULT_FILE = "result.json"
-
 
 flatten_dict = flatten  # the name the analysis modules use
 
@@ -27,41 +24,6 @@ def metric_keys(results: list[Mapping[str, Any]]) -> set[str]:
     for result in results:
         keys.update(k for k in flatten_dict(result) if k.partition("/")[0] != "config")
     return keys
-
-
-def read_results(path: str) -> list[dict[str, Any]]:
-    """Every result in a ``result.json`` (one JSON object a line); [] if there is no file.
-
-    A last line that does not parse is skipped, as a crash can tear the line being written;
-    a bad line anywhere else means the file is corrupted and raises a ``TuneError``.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    while lines and not lines[-1].strip():
-        lines.pop()
-    results: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            result = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                logger.warning("Skipping the torn last line %d of %s", number, path)
-                break
-            raise TuneError(f"{path} is corrupted: line {number}: {exc}") from exc
-        if not isinstance(result, dict):
-            if number == len(lines):
-                logger.warning("Skipping the torn last line %d of %s", number, path)
-                break
-            raise TuneError(
-                f"{path} is corrupted: line {number} is {type(result).__name__}, not an object"
-            )
-        results.append(result)
-    return results
 
 
 class TrialRecord:

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from overtone._checks import check_mode
 from overtone._trial import FrozenTrial
 
 
@@ -46,8 +47,7 @@ class TrialScheduler:
     NOOP = Decision.CONTINUE
 
     def __init__(self, metric: str | None = None, mode: str | None = None) -> None:
-        if mode is not None and mode not in ("min", "max"):
-            raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+        check_mode(mode)
         self._metric = metric
         self._mode = mode
 
