@@ -93,5 +93,6 @@ def test_hyperband_runs_its_brackets_to_the_end(tmp_path, scheduler_class, train
     # keeps max(1, floor(n / 3)) of them and the next rungs are complete at once.
     assert [r["resumed_from"] for r in rows(best)] == [0] + [1] * (MAX_T - 1)
     for trial in trials:
-        if trial is not best:  # stopped at the first rung, without running again
-            assert [r["training_iteration"] for r in rows(trial)] == [1]
+        if trial is not best:  # stopped at the first rung (a loser HyperBand resumes
+            # before the controller could end it stops at its next result)
+            assert [r["training_iteration"] for r in rows(trial)] in ([1], [1, 2])
