@@ -386,7 +386,7 @@ class Controller:
         if decision != Decision.CONTINUE:
             trial.pending_decision = decision.value
         if self._sync:
-            spec.executor.send_decision(trial.trial_id, decision.value)  # it goes on now
+            spec.executor.send_decision(trial.trial_id, decision)  # it goes on now
         if trial.recorder is None:  # opened at the first result: the worker made the files
             # The first run starts the journal afresh; a later one continues the rewound one.
             trial.recorder = TrialRecorder(

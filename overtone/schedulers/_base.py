@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
-from overtone._trial import FrozenTrial
-
-
-class Decision(str, enum.Enum):
-    CONTINUE = "CONTINUE"
-    PAUSE = "PAUSE"
-    STOP = "STOP"
+# Decision lives beside TrialStatus, so that executors deliver it without importing plugins.
+from overtone._trial import Decision, FrozenTrial
 
 
 @dataclass(frozen=True)
