@@ -12,15 +12,11 @@ connection closed) ends with an :class:`ErrorEvent`; the controller then restart
 its latest checkpoint, on another worker, as long as ``max_failures`` allows.
 """
 
-
 from __future__ import annotations
 
-import functools
 import os
 import time
 import traceback
-from collections import deque
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
 from typing import Any
@@ -31,10 +27,10 @@ from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, Res
 from overtone.executors._dask_cluster import (
     DEFAULT_PORT,
     DaskCluster,
-    DaskWorker,
     import_distributed,
     route_to,
 )
+from overtone.executors._dask_slots import Slot, SlotTable, TaskArgs
 from overtone.executors._messages import NextTrial, Ping, TrialLost
 from overtone.runtime._session import TrialInfo
 
@@ -43,23 +39,6 @@ __all__ = ["DEFAULT_PORT", "DaskExecutor", "import_distributed"]
 _BATCH = 1000  # messages read from one trial before looking at the others
 _HOUSEKEEPING_S = 0.5
 _IDLE_S = 1.0  # how long a slot waits for another trial of its shape before it ends
-
-
-@dataclass
-class _Slot:
-    """A Dask task holding one trial's resources on a worker; it runs trials one by one."""
-
-    slot_id: int
-    worker: str
-    resources: Resources
-    gpus: tuple[int, ...]
-    trial: TrialInfo | None  # the trial it runs; None while it waits for the next
-    future: Any = None
-    conn: Connection | None = None
-    last_seen: float = 0.0
-    idle_since: float = 0.0
-    pinged: float = 0.0
-    resubmit: bool = False
 
 
 class DaskExecutor(Executor):
@@ -136,20 +115,16 @@ class DaskExecutor(Executor):
             self.reconnect_timeout,
             self.worker_timeout,
             suspect_s=max(10.0, self.heartbeat_timeout),
-            in_use=lambda: {s.worker for s in self._slots.values()},
+            in_use=lambda: self._slots.workers(),
         )
-        self._slots: dict[int, _Slot] = {}
-        self._by_trial: dict[str, _Slot] = {}
-        self._by_conn: dict[Connection, _Slot] = {}
-        self._done_futures: deque[int] = deque()
+        self._token = os.urandom(4).hex()
+        self._slots = SlotTable(self._cluster, self._token)
         self._held: list[Event] = []  # failures seen while the scheduler is unreachable
         self._listener: channel.Listener | None = None
         self._authkey = os.urandom(32)
-        self._token = os.urandom(4).hex()
         self._key = ""
         self._blob = b""
         self._probed = False
-        self._next_slot = 0
         self._lost_since: float | None = None
         self._housekept = 0.0
         self._left_wait = time.monotonic()  # when wait() last returned
@@ -171,6 +146,14 @@ class DaskExecutor(Executor):
             self._cluster.run_on_workers(prestart, timeout=10.0)
             host = self.driver_host or route_to(client.scheduler.address)
             self._listener = channel.Listener(host, self.driver_port, self._authkey)
+            self._slots.wake = self._listener.wake
+            self._slots.task = TaskArgs(
+                trainable_key,
+                self._listener.address,
+                self._authkey,
+                self.grace_period,
+                self.heartbeat_timeout,
+            )
             self._probed = False
         except BaseException:
             self.shutdown()
@@ -184,19 +167,19 @@ class DaskExecutor(Executor):
         cluster = self._cluster
         cluster.client  # noqa: B018
         if not cluster.connected():
-            if self._by_trial:
+            if self._slots.by_trial:
                 return False
             cluster.await_scheduler()
-        if self._idle_slot(resources) is not None:
+        if self._slots.idle(resources) is not None:
             return True
         cluster.refresh()
         if cluster.place(resources) is not None:
             return True
-        self._release_idle()  # slots of other shapes give their resources back
+        self._slots.release_idle()  # slots of other shapes give their resources back
         cluster.refresh(force=time.monotonic() - cluster.refreshed > 0.2)
         if cluster.place(resources) is not None or cluster.never_fits(resources):
             return True  # for one that never fits, start_trial explains why
-        if self._by_trial:
+        if self._slots.by_trial:
             return False
         # Nothing of ours runs, so nothing will free up: wait for the cluster to change.
         cluster.wait_for_room(resources)
@@ -207,24 +190,24 @@ class DaskExecutor(Executor):
             assert self._listener is not None
             self._cluster.probe(info.experiment_path, self._listener.address, self._authkey)
             self._probed = True
-        slot = self._idle_slot(resources)
+        slot = self._slots.idle(resources)
         if slot is not None and slot.conn is not None:
             try:
                 slot.conn.send(NextTrial(info))
             except OSError:
                 pass  # wait() sees the closed connection and reports the trial lost
             slot.trial = info
-            self._by_trial[info.trial_id] = slot
+            self._slots.by_trial[info.trial_id] = slot
             return
         placed = self._cluster.place(resources)
         if placed is None:
             if self._cluster.never_fits(resources):
                 raise self._cluster.refuse(resources)
             raise RuntimeError(f"not enough free resources to start trial {info.trial_id}")
-        self._open_slot(info, resources, *placed)
+        self._slots.open(info, resources, *placed)
 
     def send_decision(self, trial_id: str, decision: Decision) -> None:
-        slot = self._by_trial.get(trial_id)
+        slot = self._slots.by_trial.get(trial_id)
         if slot is not None and slot.conn is not None:
             try:
                 slot.conn.send(decision)
@@ -232,15 +215,15 @@ class DaskExecutor(Executor):
                 pass  # wait() notices the closed connection
 
     def kill_trial(self, trial_id: str) -> None:
-        slot = self._by_trial.get(trial_id)
+        slot = self._slots.by_trial.get(trial_id)
         if slot is not None:
-            self._end_slot(slot)
+            self._slots.end(slot)
 
     def wait(self, timeout: float | None) -> list[Event]:
-        if not self._by_trial and not self._held:
+        if not self._slots.by_trial and not self._held:
             return []
         # While the controller was busy elsewhere nobody listened: that silence is ours.
-        self._excuse_silence(time.monotonic() - self._left_wait)
+        self._slots.excuse_silence(time.monotonic() - self._left_wait)
         events: list[Event] = []
         try:
             self._service(events, housekeeping=False)
@@ -251,8 +234,8 @@ class DaskExecutor(Executor):
         return events
 
     def shutdown(self) -> None:
-        for slot in list(self._slots.values()):
-            self._end_slot(slot)
+        for slot in list(self._slots.by_id.values()):
+            self._slots.end(slot)
         self._held.clear()
         if self._cluster.connected() and self._key:
             from overtone.executors._dask_task import forget
@@ -264,100 +247,20 @@ class DaskExecutor(Executor):
         self._cluster.close()
         self._lost_since = None
 
-    # -- slots ----------------------------------------------------------------------------
-    def _idle_slot(self, resources: Resources) -> _Slot | None:
-        for slot in self._slots.values():
-            if slot.trial is None and slot.conn is not None and slot.resources == resources:
-                worker = self._cluster.workers.get(slot.worker)
-                if worker is not None and worker.usable():
-                    return slot
-        return None
-
-    def _release_idle(self) -> None:
-        for slot in list(self._slots.values()):
-            if slot.trial is None:
-                self._end_slot(slot)
-
-    def _open_slot(
-        self, info: TrialInfo, resources: Resources, worker: DaskWorker, gpus: tuple[int, ...]
-    ) -> None:
-        worker.pool.take(resources, gpus)
-        self._next_slot += 1
-        slot = _Slot(self._next_slot, worker.address, resources, gpus, info)
-        self._slots[slot.slot_id] = slot
-        self._by_trial[info.trial_id] = slot
-        self._submit(slot)
-
-    def _submit(self, slot: _Slot) -> None:
-        from overtone.executors._dask_task import run_slot_task
-
-        assert slot.trial is not None and self._listener is not None
-        worker = self._cluster.workers[slot.worker]
-        slot.future = self.client.submit(
-            run_slot_task,
-            slot.slot_id,
-            self._key,
-            self._listener.address,
-            self._authkey,
-            slot.trial,
-            slot.gpus,
-            self.grace_period,
-            self.heartbeat_timeout,
-            key=f"overtone-slot-{slot.slot_id}-{self._token}",
-            workers=[slot.worker],
-            allow_other_workers=False,
-            resources=worker.dask_resources(slot.resources),
-            pure=False,
-            retries=0,
-        )
-        slot.future.add_done_callback(functools.partial(self._future_done, slot.slot_id))
-
-    def _future_done(self, slot_id: int, future: Any) -> None:
-        # Called in a thread of the Dask client: hand it to the driver's thread.
-        self._done_futures.append(slot_id)
-        if self._listener is not None:
-            self._listener.wake()
-
-    def _trial_ended(self, slot: _Slot) -> None:
-        """The slot's trial ended; the slot waits for the next trial of its shape."""
-        if slot.trial is not None:
-            self._by_trial.pop(slot.trial.trial_id, None)
-            slot.trial = None
-        slot.idle_since = time.monotonic()
-
-    def _end_slot(self, slot: _Slot) -> None:
-        """Forget a slot and free its resources; its task ends (its trial, if any, too)."""
-        if self._slots.pop(slot.slot_id, None) is None:
-            return
-        if slot.trial is not None:
-            self._by_trial.pop(slot.trial.trial_id, None)
-        worker = self._cluster.workers.get(slot.worker)
-        if worker is not None:
-            worker.pool.give_back(slot.resources, slot.gpus)
-        if slot.conn is not None:
-            self._by_conn.pop(slot.conn, None)
-            slot.conn.close()
-        elif slot.future is not None and self._cluster.connected():
-            try:
-                slot.future.cancel()
-            except Exception:  # noqa: BLE001 - the scheduler may be gone
-                pass
-        slot.future = None
-
-    def _lost(self, slot: _Slot, why: str, events: list[Event]) -> None:
+    def _lost(self, slot: Slot, why: str, events: list[Event]) -> None:
         """The slot is gone; its trial, if it had one, failed."""
         trial = slot.trial
-        self._end_slot(slot)
+        self._slots.end(slot)
         if trial is None:
             return
         text = f"RuntimeError: trial {trial.trial_id} was lost on Dask worker {slot.worker}: {why}"
         self._failed(ErrorEvent(trial.trial_id, text), events)
 
-    def _move(self, slot: _Slot, events: list[Event]) -> None:
+    def _move(self, slot: Slot, events: list[Event]) -> None:
         """Start a trial whose task never started, because its worker is going or gone,
         on another worker. It ran nothing, so this is no failure of the trial."""
         trial = slot.trial
-        self._end_slot(slot)
+        self._slots.end(slot)
         if trial is None:
             return
         placed = self._cluster.place(slot.resources)
@@ -369,7 +272,7 @@ class DaskExecutor(Executor):
             )
             self._failed(ErrorEvent(trial.trial_id, text), events)
             return
-        self._open_slot(trial, slot.resources, *placed)
+        self._slots.open(trial, slot.resources, *placed)
 
     def _failed(self, event: ErrorEvent, events: list[Event]) -> None:
         """Report a failure, or hold it while the scheduler is unreachable: when the
@@ -390,7 +293,7 @@ class DaskExecutor(Executor):
                 if deadline is None
                 else min(_HOUSEKEEPING_S, deadline - time.monotonic())
             )
-            objs: list[Any] = [self._listener.wake_r, *self._by_conn]
+            objs: list[Any] = [self._listener.wake_r, *self._slots.by_conn]
             for obj in wait_any(objs, max(0.0, left)):
                 if obj is self._listener.wake_r:
                     try:
@@ -403,14 +306,8 @@ class DaskExecutor(Executor):
             if deadline is not None and time.monotonic() >= deadline:
                 break
 
-    def _excuse_silence(self, seconds: float) -> None:
-        """Count ``seconds`` in which the driver read nothing as heard from every slot."""
-        if seconds > 1.0:
-            for slot in self._slots.values():
-                slot.last_seen += seconds
-
     def _read(self, conn: Connection, events: list[Event]) -> None:
-        slot = self._by_conn.get(conn)
+        slot = self._slots.by_conn.get(conn)
         if slot is None:
             return
         try:
@@ -419,14 +316,14 @@ class DaskExecutor(Executor):
                 if isinstance(msg, ResultEvent):
                     events.append(msg)
                 elif isinstance(msg, DoneEvent):
-                    self._trial_ended(slot)
+                    self._slots.trial_ended(slot)
                     events.append(msg)
                 elif isinstance(msg, ErrorEvent):
-                    self._trial_ended(slot)
+                    self._slots.trial_ended(slot)
                     self._failed(msg, events)
                 elif isinstance(msg, TrialLost):  # the trial failed and its slot ends with it
                     self._cluster.suspect(slot.worker)  # it is shutting down, or misconfigured
-                    self._end_slot(slot)
+                    self._slots.end(slot)
                     self._failed(ErrorEvent(msg.trial_id, msg.error), events)
                     return
                 if not conn.poll():
@@ -449,8 +346,8 @@ class DaskExecutor(Executor):
         while listener is not None and listener.incoming:
             conn, hello = listener.incoming.popleft()
             self._on_hello(conn, hello, events)
-        while self._done_futures:
-            self._on_future_done(self._done_futures.popleft(), events)
+        while self._slots.done_futures:
+            self._on_future_done(self._slots.done_futures.popleft(), events)
         now = time.monotonic()
         if housekeeping and now - self._housekept >= _HOUSEKEEPING_S:
             self._housekept = now
@@ -463,7 +360,7 @@ class DaskExecutor(Executor):
         except (TypeError, ValueError):
             conn.close()
             return
-        slot = self._slots.get(slot_id)
+        slot = self._slots.by_id.get(slot_id)
         if slot is None or slot.conn is not None:
             if slot is not None:
                 # Dask started the same task again: the worker of the first copy was lost.
@@ -479,16 +376,16 @@ class DaskExecutor(Executor):
             if wants_trainable:  # the first trial of this experiment in that worker process
                 started = time.monotonic()
                 conn.send_bytes(self._blob)
-                self._excuse_silence(time.monotonic() - started)
+                self._slots.excuse_silence(time.monotonic() - started)
         except OSError:
             conn.close()
             return
         slot.conn = conn
         slot.last_seen = time.monotonic()
-        self._by_conn[conn] = slot
+        self._slots.by_conn[conn] = slot
 
     def _on_future_done(self, slot_id: int, events: list[Event]) -> None:
-        slot = self._slots.get(slot_id)
+        slot = self._slots.by_id.get(slot_id)
         if slot is None or slot.future is None:
             return
         future = slot.future
@@ -517,10 +414,10 @@ class DaskExecutor(Executor):
                 events.extend(self._held)
                 self._held.clear()
                 cluster.refresh(force=True)
-                for slot in list(self._slots.values()):
+                for slot in list(self._slots.by_id.values()):
                     if slot.resubmit and slot.conn is None:
                         slot.resubmit = False
-                        self._submit(slot)
+                        self._slots.submit(slot)
             return
         if self._lost_since is None:
             self._lost_since = time.monotonic()
@@ -528,12 +425,12 @@ class DaskExecutor(Executor):
             cluster.fail_lost_scheduler()
 
     def _check_slots(self, events: list[Event]) -> None:
-        if not self._slots or self._lost_since is not None:
+        if not self._slots.by_id or self._lost_since is not None:
             return
         cluster = self._cluster
         cluster.refresh()
         now = time.monotonic()
-        for slot in list(self._slots.values()):
+        for slot in list(self._slots.by_id.values()):
             worker = cluster.workers.get(slot.worker)
             if slot.conn is None and (worker is None or not worker.usable()):
                 self._move(slot, events)  # it never started there: try elsewhere
@@ -548,7 +445,7 @@ class DaskExecutor(Executor):
                     events,
                 )
             elif slot.trial is None and now - slot.idle_since > _IDLE_S:
-                self._end_slot(slot)  # give its resources back to the cluster
+                self._slots.end(slot)  # give its resources back to the cluster
             elif slot.conn is not None and now - slot.pinged >= self._beat_s:
                 slot.pinged = now
                 try:
