@@ -355,34 +355,10 @@ class DaskExecutor(Executor):
             self._check_slots(events)
 
     def _on_hello(self, conn: Connection, hello: Any, events: list[Event]) -> None:
-        try:
-            _, slot_id, worker, _pid, wants_trainable = hello
-        except (TypeError, ValueError):
-            conn.close()
-            return
-        slot = self._slots.by_id.get(slot_id)
-        if slot is None or slot.conn is not None:
-            if slot is not None:
-                # Dask started the same task again: the worker of the first copy was lost.
-                self._lost(slot, f"Dask restarted its task on {worker}", events)
-            try:
-                conn.send("REJECT")
-            except OSError:
-                pass
-            conn.close()
-            return
-        try:
-            conn.send("OK")
-            if wants_trainable:  # the first trial of this experiment in that worker process
-                started = time.monotonic()
-                conn.send_bytes(self._blob)
-                self._slots.excuse_silence(time.monotonic() - started)
-        except OSError:
-            conn.close()
-            return
-        slot.conn = conn
-        slot.last_seen = time.monotonic()
-        self._slots.by_conn[conn] = slot
+        restarted = self._slots.accept(conn, hello, self._blob)
+        if restarted is not None:
+            # Dask started the same task again: the worker of the first copy was lost.
+            self._lost(restarted, f"Dask restarted its task on {hello[2]}", events)
 
     def _on_future_done(self, slot_id: int, events: list[Event]) -> None:
         slot = self._slots.by_id.get(slot_id)

@@ -128,6 +128,37 @@ class SlotTable:
         self.done_futures.append(slot_id)
         self.wake()
 
+    def accept(self, conn: Connection, hello: Any, blob: bytes) -> Slot | None:
+        """A slot's task connected (see ``_dask_channel``): answer it, with the trainable
+        if it asks. Returns a slot that was connected already, whose task Dask started
+        again: the worker of the first copy was lost."""
+        try:
+            _, slot_id, _worker, _pid, wants_trainable = hello
+        except (TypeError, ValueError):
+            conn.close()
+            return None
+        slot = self.by_id.get(slot_id)
+        if slot is None or slot.conn is not None:
+            try:
+                conn.send("REJECT")
+            except OSError:
+                pass
+            conn.close()
+            return slot
+        try:
+            conn.send("OK")
+            if wants_trainable:  # the first trial of this experiment in that worker process
+                started = time.monotonic()
+                conn.send_bytes(blob)
+                self.excuse_silence(time.monotonic() - started)
+        except OSError:
+            conn.close()
+            return None
+        slot.conn = conn
+        slot.last_seen = time.monotonic()
+        self.by_conn[conn] = slot
+        return None
+
     def trial_ended(self, slot: Slot) -> None:
         """The slot's trial ended; the slot waits for the next trial of its shape."""
         if slot.trial is not None:
