@@ -248,7 +248,9 @@ def test_a_stop_decision_reaches_the_trial_promptly(tmp_path, executor):
 
 def test_a_trial_is_killed_without_waiting_for_its_next_result(tmp_path, executor):
     start = time.time()
-    analysis = run(reports_then_sleeps, tmp_path, executor, time_budget_s=2)
+    # The budget leaves a loaded machine time to start the trial (a Dask slot's first start
+    # takes seconds there); the trial then sleeps far longer than it.
+    analysis = run(reports_then_sleeps, tmp_path, executor, time_budget_s=6)
     assert time.time() - start < 30  # the trial sleeps 120 s
     (trial,) = analysis.trials
     assert str(trial.status) == "TERMINATED"
