@@ -7,6 +7,10 @@ runs the trial in a trial process on that machine and streams its results to a l
 the driver over one TCP connection; then it runs the next trial of the same shape, if the
 driver has one (see ``_dask_channel`` and ``_dask_task``).
 
+This module is the trial side: it starts trials in slots and turns what their connections
+say into events. The cluster side (the scheduler, its workers, placement and the probe of
+the workers) is ``_dask_cluster``; the table of slots is ``_dask_slots``.
+
 A trial whose worker is lost (its process killed, its machine gone or silent, its
 connection closed) ends with an :class:`ErrorEvent`; the controller then restarts it from
 its latest checkpoint, on another worker, as long as ``max_failures`` allows.
