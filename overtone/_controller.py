@@ -124,17 +124,24 @@ class Controller:
                     self._stop_everything()
                     break
                 if not self._running:
-                    if self._queue and self._choose_queued() is None:
+                    # A scheduler may release held-back trials only when asked again with
+                    # nothing running (HyperBand closes a bracket that cannot fill once all
+                    # its trials are paused): start the trial it chooses now.
+                    chosen = self._choose_queued() if self._queue else None
+                    if chosen is not None and spec.executor.can_start(chosen.resources):
+                        self._queue.remove(chosen)
+                        self._launch(chosen)
+                        continue
+                    if self._queue and chosen is None:
                         raise RuntimeError(
                             f"{type(spec.scheduler).__name__} holds {len(self._queue)} "
                             "paused or pending trials back while nothing runs: the "
                             "experiment would wait forever"
                         )
-                    if self._queue:  # cannot start: resources never free up
+                    if chosen is not None:  # cannot start: resources never free up
                         raise RuntimeError(
-                            f"trial {self._queue[0].trial_name} needs "
-                            f"{self._queue[0].resources.to_dict()} but nothing is running "
-                            "and the executor cannot start it"
+                            f"trial {chosen.trial_name} needs {chosen.resources.to_dict()} "
+                            "but nothing is running and the executor cannot start it"
                         )
                     time.sleep(0.005)  # the searcher asked us to wait, with nothing running
                     self._tick()
@@ -373,7 +380,7 @@ class Controller:
         if decision != Decision.CONTINUE:
             trial.pending_decision = decision.value
         if self._sync:
-            spec.executor.send_decision(trial.trial_id, decision.value)  # it goes on now
+            spec.executor.send_decision(trial.trial_id, decision)  # it goes on now
         if trial.recorder is None:  # opened at the first result: the worker made the files
             # The first run starts the journal afresh; a later one continues the rewound one.
             trial.recorder = TrialRecorder(

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
 from overtone._checks import check_mode
-from overtone._trial import FrozenTrial
 
-
-class Decision(str, enum.Enum):
-    CONTINUE = "CONTINUE"
-    PAUSE = "PAUSE"
-    STOP = "STOP"
+# Decision lives beside TrialStatus, so that executors deliver it without importing plugins.
+from overtone._trial import Decision, FrozenTrial
 
 
 @dataclass(frozen=True)
