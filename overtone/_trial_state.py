@@ -79,22 +79,6 @@ class Trial:
             trainable_name=self.trainable_name,
         )
 
-    def add_checkpoint(self, dirname: str, metrics: dict[str, Any]) -> None:
-        """Record a checkpoint folder as the latest (replacing a record of the same name)."""
-        self.checkpoints = [c for c in self.checkpoints if c["dirname"] != dirname]
-        self.checkpoints.append({"dirname": dirname, "metrics": metrics})
-
-    def checkpoint_iteration(self) -> int:
-        """The iteration of the latest checkpoint, 0 if there is none."""
-        if not self.checkpoints:
-            return 0
-        return int(self.checkpoints[-1]["metrics"].get("training_iteration", 0))
-
-    def latest_checkpoint(self) -> str | None:
-        if not self.checkpoints:
-            return None
-        return os.path.join(self.path, self.checkpoints[-1]["dirname"])
-
     def to_state(self) -> dict[str, Any]:
         return {
             "trial_id": self.trial_id,

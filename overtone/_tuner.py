@@ -9,7 +9,7 @@ from typing import Any
 
 import cloudpickle
 
-from overtone._restore import TUNER_FILE, ResumeMode, can_restore
+from overtone._state import TUNER_FILE, ResumeMode, can_restore
 from overtone._run import execute, validate_trainable
 from overtone.config import RunConfig, TuneConfig
 from overtone.search._variants import validate_space

@@ -1,21 +1,85 @@
-"""Rebuilding an experiment from its directory, to continue it after a stop or a crash."""
+"""The experiment state: its writer (the controller's only persistent record besides the
+trials' journals) and its loader, which rebuilds an experiment to continue it after a stop or
+a crash.
+
+The state is two files in the experiment folder: ``experiment_state.json`` (trials, their
+statuses and kept checkpoints) and ``search_state.pkl`` (the searcher's and scheduler's state).
+"""
 
 from __future__ import annotations
 
 import os
 import pickle
 import re
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import cloudpickle
+
+from overtone import __version__
 from overtone._errors import TuneError
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
-from overtone.storage._files import STATE_FILE
+from overtone.storage._files import FORMAT_VERSION, STATE_FILE, write_atomic, write_json_atomic
 
 SEARCH_STATE_FILE = "search_state.pkl"
 TUNER_FILE = "tuner.pkl"
 _CHECKPOINT = re.compile(r"checkpoint_(\d{6})")
+
+
+class StateWriter:
+    """Writes an experiment's state files, each atomically (a temp name, then a rename).
+
+    The searcher's and scheduler's state is written before the state file, so that a state
+    file never names trials the searcher does not know it suggested.
+    """
+
+    def __init__(self, spec: Any, start_time: float) -> None:
+        self.spec = spec
+        self.start_time = start_time
+        self.last_save = 0.0
+        self._search_state_error: str | None = None
+
+    def save(self, trials: list[Trial], search_done: bool, interrupted: bool) -> None:
+        spec = self.spec
+        state = {
+            "format_version": FORMAT_VERSION,
+            "overtone_version": __version__,
+            "name": spec.name,
+            "start_time": self.start_time,
+            "metric": spec.metric,
+            "mode": spec.mode,
+            "interrupted": interrupted,
+            "trials": [t.to_state() for t in trials],
+        }
+        self._save_search_state(search_done)
+        write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
+        if spec.remote is not None:
+            spec.remote.notify()
+        self.last_save = time.time()
+
+    def _save_search_state(self, search_done: bool) -> None:
+        spec = self.spec
+        try:
+            data = cloudpickle.dumps(
+                {
+                    "searcher": spec.searcher.get_state(),
+                    "scheduler": spec.scheduler.get_state(),
+                    "search_done": search_done,
+                }
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure means the same: not restorable
+            if self._search_state_error is None:
+                self._search_state_error = f"{type(spec.searcher).__name__}: {exc}"
+                print(
+                    f"Warning: the search state cannot be saved, so this experiment will "
+                    f"not be resumable: {self._search_state_error}",
+                    file=sys.stderr,
+                )
+            data = cloudpickle.dumps({"error": self._search_state_error})
+        write_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
 
 
 @dataclass
