@@ -95,8 +95,9 @@ def log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[st
     return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
 
 
-def guarded_callbacks(spec: ExperimentSpec) -> CallbackList:
-    """The user's callbacks, behind one guard, with TensorBoard's logger by default.
+def guarded_callbacks(spec: ExperimentSpec, output: Callback | None = None) -> CallbackList:
+    """The user's callbacks, behind one guard, with TensorBoard's logger by default and the
+    progress ``output`` last (its lines follow what the user's callbacks print).
 
     ``result.json`` and ``progress.csv`` are written by the controller itself: they are the
     experiment's journal, rewound when a trial resumes from a checkpoint, so logger
@@ -114,7 +115,8 @@ def guarded_callbacks(spec: ExperimentSpec) -> CallbackList:
         and not any(isinstance(cb, TBXLoggerCallback) for cb in user)
     ):
         defaults.append(TBXLoggerCallback())
-    return CallbackList([*defaults, *user], fail_fast=spec.callbacks_fail_fast)
+    last = [output] if output is not None else []
+    return CallbackList([*defaults, *user, *last], fail_fast=spec.callbacks_fail_fast)
 
 
 def require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import cloudpickle
 
-from overtone._state import TUNER_FILE, ResumeMode, can_restore
 from overtone._run import execute, validate_trainable
+from overtone._state import TUNER_FILE, ResumeMode, can_restore
 from overtone.config import RunConfig, TuneConfig
 from overtone.search._variants import validate_space
 from overtone.storage._files import STATE_FILE
