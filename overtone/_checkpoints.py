@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import sys
 import threading
 from typing import Any
 
@@ -136,6 +137,13 @@ class CheckpointBook:
     def adopt(self, trial: Trial, source: str) -> None:
         """Make checkpoint folder ``source`` the trial's latest, as a scheduler's restart asks:
         a copy of another trial's (the trial's own are dropped), or one of its own."""
+        if not os.path.isdir(source):
+            print(
+                f"Warning: the checkpoint {source} to restart trial "
+                f"{trial.trial_name} from is gone; it continues from its own latest one",
+                file=sys.stderr,
+            )
+            return
         source = os.path.abspath(source)
         name = os.path.basename(source.rstrip(os.sep))
         if os.path.dirname(source) != trial.path:  # another trial's: take a copy

@@ -22,16 +22,15 @@ from overtone._experiment import (
     TrialsView,
     compact_result,
     guarded_callbacks,
-    log_files,
     require_metric,
 )
 from overtone._state import StateWriter
 from overtone._trial import Resources, TrialStatus
-from overtone._trial_factory import TrialFactory
+from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
 from overtone.executors._base import DoneEvent, ResultEvent
+from overtone.progress._output import make_output
 from overtone.runtime._runner import remove_spare_dirs
-from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
 from overtone.storage._files import TrialRecorder, rewind_journal
 
@@ -62,7 +61,13 @@ class Controller:
         self._factory = TrialFactory(spec)
         self._checkpoints = CheckpointBook(spec.checkpoint_config)
         self._state = StateWriter(spec, self._start)
-        self._output = self._progress_output()
+        self._output = make_output(
+            spec,
+            lambda: [t.snapshot() for t in self.trials.values()],
+            self._sys_info,
+            start_time=self._start,
+            interval_s=_REPORT_INTERVAL_S,
+        )
         self._callbacks = guarded_callbacks(spec, self._output)
         # The worker makes each trial's folder and files (TrialInfo.files); the driver makes
         # the folder itself only for callbacks that may write there at on_trial_start.
@@ -73,26 +78,6 @@ class Controller:
         )
         if spec.restored is not None:
             self._continue(spec.restored)
-
-    def _progress_output(self) -> Any:
-        """The progress lines and reports, a callback like every other output (or None)."""
-        spec = self.spec
-        if spec.reporter is None and spec.verbose < 2:
-            return None
-        from overtone.progress._output import ExperimentOutput
-
-        return ExperimentOutput(
-            spec.verbose,
-            spec.reporter,
-            self._stream,
-            lambda: [t.snapshot() for t in self.trials.values()],
-            self._sys_info,
-            metric=spec.metric,
-            mode=spec.mode,
-            experiment_path=spec.experiment_path,
-            interval_s=_REPORT_INTERVAL_S,
-            start_time=self._start,
-        )
 
     def _continue(self, restored: Any) -> None:
         spec = self.spec
@@ -257,26 +242,7 @@ class Controller:
         if self._mkdir_at_launch:
             os.makedirs(trial.path, exist_ok=True)
         trial.runs += 1
-        info = TrialInfo(
-            trial_id=trial.trial_id,
-            trial_name=trial.trial_name,
-            trial_dir=trial.path,
-            experiment_name=spec.name,
-            experiment_path=spec.experiment_path,
-            config=trial.config,
-            resources=trial.resources.to_dict(),
-            restore_checkpoint=latest_checkpoint(trial),
-            start_iteration=trial.start_iteration,
-            start_time_total=trial.start_time_total,
-            checkpoint_frequency=spec.checkpoint_frequency,
-            log_files=log_files(spec.log_to_file, trial.path),
-            reuse=spec.reuse_actors,
-            sync=self._sync,
-            checkpoint_at_end=bool(spec.checkpoint_config.checkpoint_at_end),
-            write_params=True,  # the state file holds the config too
-            files=files,
-            spare_dirs=self._spare_dirs,
-        )
+        info = trial_info(spec, trial, sync=self._sync, files=files, spare_dirs=self._spare_dirs)
         spec.executor.start_trial(info, trial.resources)
         trial.status = TrialStatus.RUNNING
         trial.pending_decision = None
@@ -359,13 +325,7 @@ class Controller:
             trial.config = restart.config
         if restart.resources is not None:
             trial.resources = Resources.coerce(restart.resources)
-        if restart.checkpoint is not None and not os.path.isdir(restart.checkpoint):
-            print(
-                f"Warning: the checkpoint {restart.checkpoint} to restart trial "
-                f"{trial.trial_name} from is gone; it continues from its own latest one",
-                file=sys.stderr,
-            )
-        elif restart.checkpoint is not None:
+        if restart.checkpoint is not None:
             self._checkpoints.adopt(trial, restart.checkpoint)
         trial.status = TrialStatus.PENDING
         self._queue.appendleft(trial)
@@ -393,13 +353,7 @@ class Controller:
         trial = self.trials[trial_id]
         self._running.discard(trial_id)
         trial.num_failures += 1
-        trial.error_file = "error.txt"
-        os.makedirs(trial.path, exist_ok=True)
-        with open(os.path.join(trial.path, "error.txt"), "a", encoding="utf-8") as f:
-            f.write(
-                f"Failure # {trial.num_failures} "
-                f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n"
-            )
+        trial.record_failure(error)
         trial.close()
         max_failures = spec.failure_config.max_failures
         if max_failures < 0 or trial.num_failures <= max_failures:

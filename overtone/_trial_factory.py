@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from overtone._experiment import ExperimentSpec
+from overtone._checkpoints import latest_checkpoint
+from overtone._experiment import ExperimentSpec, log_files
 from overtone._trial import Resources
 from overtone._trial_state import Trial
+from overtone.runtime._session import TrialInfo
 from overtone.search import Searcher
 from overtone.search._variants import format_vars, generate_variants, unresolved_paths
 
@@ -84,6 +86,32 @@ class TrialFactory:
         trial.dirname = safe_dirname(dirname)
         trial.path = os.path.join(spec.experiment_path, trial.dirname)
         return trial
+
+
+def trial_info(
+    spec: ExperimentSpec, trial: Trial, *, sync: bool, files: tuple[str, ...], spare_dirs: bool
+) -> TrialInfo:
+    """What the worker is told to run ``trial`` (its next run)."""
+    return TrialInfo(
+        trial_id=trial.trial_id,
+        trial_name=trial.trial_name,
+        trial_dir=trial.path,
+        experiment_name=spec.name,
+        experiment_path=spec.experiment_path,
+        config=trial.config,
+        resources=trial.resources.to_dict(),
+        restore_checkpoint=latest_checkpoint(trial),
+        start_iteration=trial.start_iteration,
+        start_time_total=trial.start_time_total,
+        checkpoint_frequency=spec.checkpoint_frequency,
+        log_files=log_files(spec.log_to_file, trial.path),
+        reuse=spec.reuse_actors,
+        sync=sync,
+        checkpoint_at_end=bool(spec.checkpoint_config.checkpoint_at_end),
+        write_params=True,  # the state file holds the config too
+        files=files,
+        spare_dirs=spare_dirs,
+    )
 
 
 def merge_suggestion(space: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:

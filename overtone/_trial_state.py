@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from overtone._trial import FrozenTrial, Resources, TrialStatus
@@ -78,6 +79,17 @@ class Trial:
             experiment_tag=self.experiment_tag,
             trainable_name=self.trainable_name,
         )
+
+    def record_failure(self, error: str) -> None:
+        """Count a failure and append its traceback to the trial's ``error.txt``."""
+        self.num_failures += 1
+        self.error_file = "error.txt"
+        os.makedirs(self.path, exist_ok=True)
+        with open(os.path.join(self.path, "error.txt"), "a", encoding="utf-8") as f:
+            f.write(
+                f"Failure # {self.num_failures} "
+                f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n"
+            )
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -208,3 +208,28 @@ class ExperimentOutput(Callback):
 
     def _out(self) -> TextIO:
         return self._stream if self._stream is not None else sys.stdout
+
+
+def make_output(
+    spec: Any,
+    snapshots: Callable[[], list[FrozenTrial]],
+    sys_info: Callable[[], list[str]],
+    *,
+    start_time: float,
+    interval_s: float = 0.5,
+) -> ExperimentOutput | None:
+    """The controller's output for an ``ExperimentSpec``; None when it would do nothing."""
+    if spec.reporter is None and spec.verbose < 2:
+        return None
+    return ExperimentOutput(
+        spec.verbose,
+        spec.reporter,
+        spec.stream,
+        snapshots,
+        sys_info,
+        metric=spec.metric,
+        mode=spec.mode,
+        experiment_path=spec.experiment_path,
+        interval_s=interval_s,
+        start_time=start_time,
+    )
