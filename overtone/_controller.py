@@ -352,7 +352,6 @@ class Controller:
         spec = self.spec
         trial = self.trials[trial_id]
         self._running.discard(trial_id)
-        trial.num_failures += 1
         trial.record_failure(error)
         trial.close()
         max_failures = spec.failure_config.max_failures
