@@ -115,12 +115,9 @@ class Controller:
                     self._stop_everything()
                     break
                 if not self._running:
-                    if self._queue and self._choose_queued() is None:
-                        name = type(spec.scheduler).__name__
-                        raise TrialsHeldBackError(name, len(self._queue))
-                    if self._queue:  # cannot start: resources never free up
-                        first = self._queue[0]
-                        raise TrialCannotStartError(first.trial_name, first.resources.to_dict())
+                    if self._queue:
+                        self._start_held_back()
+                        continue
                     time.sleep(0.005)  # the searcher asked us to wait, with nothing running
                     self._tick()
                     continue
@@ -218,6 +215,19 @@ class Controller:
             self._queue.remove(trial)
             self._restart(trial, change)  # puts it back at the front of the queue
         return trial
+
+    def _start_held_back(self) -> None:
+        """Nothing runs, yet trials wait: ask the scheduler again (HyperBand answers None
+        once, then closes its brackets), and start its choice or say why nothing can run."""
+        chosen = self._choose_queued()
+        if chosen is None and not self._queue:  # the scheduler ended them all
+            return
+        if chosen is None:
+            raise TrialsHeldBackError(type(self.spec.scheduler).__name__, len(self._queue))
+        if not self.spec.executor.can_start(chosen.resources):  # resources never free up
+            raise TrialCannotStartError(chosen.trial_name, chosen.resources.to_dict())
+        self._queue.remove(chosen)
+        self._launch(chosen)
 
     def _create_trial(self) -> Trial | None:
         trial = self._factory.create()

@@ -38,6 +38,10 @@ class TrialFactory:
         self.exhausted = False  # the searcher is finished, or num_samples trials were made
         self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
 
+    def trial_id(self, index: int) -> str:
+        """The id of the trial numbered ``index``."""
+        return f"{self.prefix}_{index:05d}"
+
     def create(self) -> Trial | None:
         """The next trial, or None when the searcher has nothing now (or ever: ``exhausted``)."""
         spec = self.spec
@@ -45,7 +49,7 @@ class TrialFactory:
         if not searcher.controls_trial_count and self.count >= spec.num_samples:
             self.exhausted = True
             return None
-        trial_id = f"{self.prefix}_{self.count:05d}"
+        trial_id = self.trial_id(self.count)
         config = searcher.suggest(trial_id)
         if config is None:
             return None
