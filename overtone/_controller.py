@@ -39,6 +39,8 @@ _REPORT_INTERVAL_S = 0.5
 
 
 class Controller:
+    """Runs one experiment (an ``ExperimentSpec``) to its end: ``Controller(spec).run()``."""
+
     def __init__(self, spec: ExperimentSpec) -> None:
         self.spec = spec
         self.trials: dict[str, Trial] = {}

@@ -65,6 +65,15 @@ class SimTrial:
         return self.trial.path
 
 
+@dataclass
+class _Record:
+    """What a trial's script saw: its last iteration and state, and each start."""
+
+    iteration: int = 0
+    state: Any = None
+    history: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
 class _Configs(Searcher):
     """Suggests the given configs in order; each trial's tag is its number alone."""
 
@@ -191,7 +200,8 @@ class Simulator:
         self.metric, self.mode, self.seed = metric, mode, seed
         self.initial_state = initial_state
         self.resources = resources or Resources()
-        self.trials: dict[str, SimTrial] = {}
+        self.trials: dict[str, SimTrial] = {}  # once run
+        self._records: dict[str, _Record] = {}
         self.decisions: list[tuple[Any, ...]] = []
         self.iterations = 0  # results reported in all, the compute spent
         self._swap_at: int | None = None
@@ -203,7 +213,7 @@ class Simulator:
         return self._recording.inner
 
     def _script(self, info: TrialInfo, state: Any) -> Iterator[Step]:
-        record = self.trials[info.trial_id]
+        record = self._records.setdefault(info.trial_id, _Record())
         if info.restore_checkpoint is None:
             state = self.initial_state
         iteration = info.start_iteration
@@ -260,18 +270,10 @@ class Simulator:
         )
         controller = Controller(spec)
         controller._factory = _SimFactory(spec, "t")
-        trials = controller.trials
-        original = controller._create_trial
-
-        def create() -> Trial | None:
-            trial = original()
-            if trial is not None:
-                self.trials[trial.trial_id] = SimTrial(trial, state=self.initial_state)
-            return trial
-
-        controller._create_trial = create  # type: ignore[method-assign]
         controller.run()
-        assert set(trials) == set(self.trials)
+        for trial_id, trial in controller.trials.items():
+            record = self._records.get(trial_id) or _Record(state=self.initial_state)
+            self.trials[trial_id] = SimTrial(trial, record.iteration, record.state, record.history)
         return self
 
     def swap(self, factory: Callable[[], TrialScheduler]) -> None:
