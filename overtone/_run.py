@@ -13,9 +13,10 @@ import cloudpickle
 
 from overtone._controller import Controller
 from overtone._errors import TrialFailedError
-from overtone._experiment import ExperimentSpec, check_fits
-from overtone._restore import ResumeMode, can_restore, parse_resume, restore_experiment
+from overtone._experiment import ExperimentSpec
+from overtone._state import ResumeMode, can_restore, parse_resume, restore_experiment
 from overtone._trial import Resources
+from overtone._trial_factory import check_fits
 from overtone.config import (
     DEFAULT_STORAGE_PATH,
     CheckpointConfig,

@@ -10,8 +10,8 @@ from typing import Any
 import cloudpickle
 
 from overtone._errors import TuneError
-from overtone._restore import ResumeMode, can_restore
 from overtone._run import execute, resolve_trainable, validate_trainable
+from overtone._state import ResumeMode, can_restore
 from overtone.config import RunConfig, TuneConfig
 from overtone.space._variants import validate_space
 from overtone.storage._download import download

@@ -17,7 +17,9 @@ CONTROLLER = {
     "_controller",
     "_experiment",
     "_trial_state",
-    "_restore",
+    "_state",
+    "_checkpoints",
+    "_trial_factory",
     "_run",
     "_tuner",
     "_classic",
@@ -31,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "space": set(),  # the search space depends on nothing
     "storage": LEAVES,  # the bottom layer
     "runtime": LEAVES | {"storage"},
-    "executors": LEAVES | {"runtime"},
+    "executors": LEAVES | {"runtime", "storage"},  # workers make trial folders
     "analysis": LEAVES | {"storage"},
     # decision plugins: never the executors, the controller or the storage (but its names:
     # PBT predicts a checkpoint's folder name with storage._layout)
@@ -39,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "schedulers": PLUGIN_BASE | {"storage"},
     "stopper": PLUGIN_BASE,
     "callbacks": PLUGIN_BASE,
-    "progress": PLUGIN_BASE | {"callbacks"},
+    "progress": PLUGIN_BASE | {"callbacks", "storage"},  # storage: the error file's name
     # loggers write trial files with storage's writers; setup_mlflow/setup_wandb run in a trial
     "logger": PLUGIN_BASE | {"callbacks", "storage", "runtime"},
     **{module: BELOW_CONTROLLER | CONTROLLER for module in CONTROLLER},

@@ -126,7 +126,7 @@ class ResultGrid:
             checkpoint=trial.checkpoint,
             error=_trial_error(trial),
             path=trial.path,
-            best_checkpoints=trial.checkpoints,
+            best_checkpoints=trial.best_checkpoints,
             _load_metrics_dataframe=lambda: analysis._trial_dataframe(trial),
         )
 

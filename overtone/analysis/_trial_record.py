@@ -49,6 +49,10 @@ class TrialRecord:
             (Checkpoint(os.path.join(self._path, str(c["dirname"]))), dict(c.get("metrics") or {}))
             for c in entry.get("checkpoints") or []
         ]
+        # The latest checkpoint is kept for a restore even when it is not among the best.
+        self._not_best = {
+            i for i, c in enumerate(entry.get("checkpoints") or []) if c.get("best") is False
+        }
         self._results: list[dict[str, Any]] | None = None
 
     @property
@@ -115,6 +119,15 @@ class TrialRecord:
     def checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
         """The kept checkpoints, oldest first, each with the metrics reported along with it."""
         return [(checkpoint, dict(metrics)) for checkpoint, metrics in self._checkpoints]
+
+    @property
+    def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
+        """The best ``num_to_keep`` checkpoints by score (all kept ones without a limit)."""
+        return [
+            (checkpoint, dict(metrics))
+            for i, (checkpoint, metrics) in enumerate(self._checkpoints)
+            if i not in self._not_best
+        ]
 
     @property
     def checkpoint(self) -> Checkpoint | None:
