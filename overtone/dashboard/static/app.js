@@ -46,10 +46,44 @@ function poll(fn, seconds) {
   clearInterval(timer);
   timer = setInterval(fn, Math.max(250, seconds * 1000));
 }
-function plot(div, traces, layout) {
-  if (!window.Plotly) return;
-  const base = { margin: { l: 50, r: 20, t: 10, b: 40 }, legend: { orientation: "h" } };
+// plotly.min.js (4 MB) is loaded only once a page has drawn its table: parsing it takes the
+// browser a second or more, which the table must not wait for.
+let plotlyReady = null;
+function loadPlotly() {
+  plotlyReady = plotlyReady || new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "static/plotly.min.js";
+    script.onload = resolve;
+    script.onerror = () => reject(new Error("plotly.min.js did not load"));
+    document.head.appendChild(script);
+  });
+  return plotlyReady;
+}
+async function plot(div, traces, layout) {
+  await loadPlotly();
+  if (!div.isConnected) return;
+  const base = { margin: { l: 50, r: 20, t: 10, b: 40 }, legend: { orientation: "h", y: -0.2 } };
   Plotly.react(div, traces, Object.assign(base, layout || {}), { displaylogo: false, responsive: true });
+}
+
+// Each plot is drawn when it is on screen and its data changed: a plot scrolled out of view
+// (parallel coordinates of 10,000 trials, say) costs nothing until it is looked at.
+const drawers = {};
+const dirty = new Set();
+const onScreen = new Set();
+const observer = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.isIntersecting) { onScreen.add(entry.target.id); drawDirty(); }
+    else onScreen.delete(entry.target.id);
+  }
+});
+function markDirty(...ids) { ids.forEach((id) => dirty.add(id)); drawDirty(); }
+function drawDirty() {
+  for (const id of [...dirty]) {
+    if (!onScreen.has(id) || !drawers[id]) continue;
+    dirty.delete(id);
+    setTimeout(drawers[id], 0);  // after the table has painted
+  }
 }
 
 // -- experiments ---------------------------------------------------------------------------
@@ -125,7 +159,7 @@ async function showExperiment(name) {
   document.getElementById("filter").oninput = (e) => { exp.filter = e.target.value; exp.page = 0; renderTable(); };
   document.getElementById("prev").onclick = () => { exp.page = Math.max(0, exp.page - 1); renderTable(); };
   document.getElementById("next").onclick = () => { exp.page += 1; renderTable(); };
-  document.getElementById("scatter-param").onchange = (e) => { exp.scatterParam = e.target.value; drawScatter(); };
+  document.getElementById("scatter-param").onchange = (e) => { exp.scatterParam = e.target.value; markDirty("scatter"); };
   document.getElementById("importance-btn").onclick = drawImportance;
   document.querySelector("#trials").addEventListener("change", (e) => {
     const id = e.target.dataset.select;
@@ -134,6 +168,9 @@ async function showExperiment(name) {
     if (e.target.checked) exp.selected.add(id); else exp.selected.delete(id);
     renderTable(); drawPlots();
   });
+  Object.assign(drawers, { curves: () => drawCurves(false), scatter: drawScatter, parcoords: drawParcoords });
+  onScreen.clear(); dirty.clear();
+  for (const id of ["curves", "scatter", "parcoords"]) observer.observe(document.getElementById(id));
   await reload();
   poll(update, meta.refresh_s || 1);
 }
@@ -264,9 +301,8 @@ function renderTable() {
 }
 
 function drawPlots(changed) {
-  drawCurves(changed);
-  drawScatter();
-  drawParcoords();
+  if (changed) exp.curvesKey = "";
+  markDirty("curves", "scatter", "parcoords");
 }
 
 async function drawCurves(changed) {
@@ -316,7 +352,7 @@ function drawParcoords() {
   dims.push({ label: exp.metric, values: rows.map(score) });
   plot(div, [{ type: "parcoords", dimensions: dims,
     line: { color: rows.map(score), colorscale: "Viridis", reversescale: exp.mode === "min", showscale: true } }],
-    { margin: { l: 60, r: 60, t: 30, b: 20 } });
+    { margin: { l: 60, r: 60, t: 50, b: 20 } });
 }
 
 async function drawImportance() {
@@ -427,6 +463,7 @@ async function showTrial(name, id) {
 // -- routing -------------------------------------------------------------------------------
 function route() {
   generation += 1;
+  observer.disconnect();
   clearInterval(timer);
   setLive(false);
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
