@@ -23,6 +23,7 @@ from overtone.config import (
     RunConfig,
     TuneConfig,
 )
+from overtone.dashboard._callback import with_dashboard
 from overtone.executors import Executor, make_executor
 from overtone.runtime._trainable import Trainable
 from overtone.runtime._wrappers import RESOURCES_ATTR
@@ -208,7 +209,7 @@ def execute(
         reuse_actors=tune_config.reuse_actors,
         default_loggers=run_config.default_loggers,
         callbacks_fail_fast=run_config.callbacks_fail_fast,
-        callbacks=list(run_config.callbacks or []),
+        callbacks=with_dashboard(run_config, experiment_path),
         reporter=reporter,
         verbose=verbose,
         seed=tune_config.seed,

@@ -88,6 +88,29 @@ class TuneConfig:
 
 
 @dataclass
+class DashboardConfig:
+    """The dashboard a run serves (``RunConfig(dashboard=DashboardConfig(...))``).
+
+    Args:
+        host: the interface; anything but loopback requires a token (one is generated).
+        port: the port (0: any free one).
+        token: the token every request must carry.
+        keep_running: keep serving after the run ends, until the process exits.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8265
+    token: str | None = None
+    keep_running: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise ValueError(f"port is {self.port!r}, but must be an integer from 0 to 65535")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port is {self.port!r}, but must be an integer from 0 to 65535")
+
+
+@dataclass
 class RunConfig:
     """Where and how to run: name, storage, stopping, callbacks, output, executor.
 
@@ -104,6 +127,8 @@ class RunConfig:
             experiment's journal, which restore and analysis read.
         callbacks_fail_fast: a callback that raises stops the experiment (default: it is
             reported once with its traceback, and the experiment goes on).
+        dashboard: ``True`` (or a :class:`DashboardConfig`) serves the live dashboard of the
+            experiment while it runs and prints its URL (``pip install 'overtone[dashboard]'``).
     """
 
     name: str | None = None
@@ -119,8 +144,13 @@ class RunConfig:
     storage_filesystem: Any = None
     default_loggers: bool = True
     callbacks_fail_fast: bool = False
+    dashboard: bool | DashboardConfig = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.dashboard, (bool, DashboardConfig)):
+            raise ValueError(
+                f"dashboard is {self.dashboard!r}, but must be True, False or a DashboardConfig"
+            )
         if self.verbose is not None and self.verbose not in (0, 1, 2, 3):
             raise ValueError(f"verbose is {self.verbose!r}, but must be 0, 1, 2 or 3")
         if self.name is not None and (not self.name or os.sep in self.name):

@@ -257,8 +257,11 @@ def trial(dash: Dashboard, request: Request) -> Any:
     store = dash.store
     error = None
     if record.entry.get("error_file"):
-        error = store.read_text(view.name, record.dirname, os.path.basename(
-            str(record.entry["error_file"])) or ERROR_FILE)
+        error = store.read_text(
+            view.name,
+            record.dirname,
+            os.path.basename(str(record.entry["error_file"])) or ERROR_FILE,
+        )
     results = view.results(record.trial_id)
     keys: dict[str, None] = {}
     for row in results:
@@ -272,8 +275,10 @@ def trial(dash: Dashboard, request: Request) -> Any:
             )
         elif not is_dir:
             files.append({"name": name, "bytes": size, "tensorboard": "tfevents" in name})
-    kept = {os.path.basename(str(c.get("dirname"))): c.get("metrics") for c in
-            record.entry.get("checkpoints") or []}
+    kept = {
+        os.path.basename(str(c.get("dirname"))): c.get("metrics")
+        for c in record.entry.get("checkpoints") or []
+    }
     for checkpoint in checkpoints:
         checkpoint["metrics"] = _clean(kept.get(checkpoint["name"]) or {})
     return {

@@ -33,9 +33,7 @@ def rungs(view: ExperimentView, metric: str | None, mode: str | None) -> dict[st
         return {"kind": "rungs", "rungs": [], "max_iteration": None}
     top = max(reached.values())
     stopped = {
-        tid
-        for tid, it in reached.items()
-        if view.trials[tid].status == "TERMINATED" and it < top
+        tid for tid, it in reached.items() if view.trials[tid].status == "TERMINATED" and it < top
     }
     milestones = sorted({reached[tid] for tid in stopped})
     values: dict[str, dict[int, Any]] = {}
@@ -72,8 +70,10 @@ def rungs(view: ExperimentView, metric: str | None, mode: str | None) -> dict[st
             )
         reverse = mode == "max"
         entries.sort(
-            key=lambda e: (e["value"] is None, -e["value"] if reverse and e["value"] is not None
-                           else e["value"] or 0)
+            key=lambda e: (
+                e["value"] is None,
+                -e["value"] if reverse and e["value"] is not None else e["value"] or 0,
+            )
         )
         out.append(
             {
