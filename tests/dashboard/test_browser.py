@@ -8,7 +8,7 @@ import math
 from conftest import shot
 from made_experiments import journal, state_of
 
-PLOT_DATA = "(id) => { const d = document.getElementById(id); return d && d.data ? d.data : null; }"
+PLOT_DATA = "(id) => { const d = document.getElementById(id); return d && d.data || null; }"
 
 
 def open_experiment(page, server, name: str) -> None:
@@ -77,9 +77,9 @@ def test_each_plot_has_one_trace_per_selected_trial(page, server, storage, tmp_p
     assert len(selected) == 5  # the best five by default
     curves = page.evaluate(f"({PLOT_DATA})('curves')")
     assert sorted(t["meta"] for t in curves) == sorted(selected)
+    dirnames = {t["trial_id"]: t["dirname"] for t in state_of(storage["finished"])["trials"]}
     for trace in curves:  # each curve is its trial's journal
-        entry = next(t for t in state_of(storage["finished"])["trials"] if t["trial_id"] == trace["meta"])
-        results = journal(storage["finished"] / entry["dirname"])
+        results = journal(storage["finished"] / dirnames[trace["meta"]])
         assert trace["y"] == [r["loss"] for r in results]
     # Tick one more trial: one more curve.
     extra_id = page.locator("#trials input[data-select]:not(:checked)").first.get_attribute(
