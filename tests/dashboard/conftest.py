@@ -71,8 +71,10 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            status, body, kind = response.status, response.read(), response.headers.get(
-                "content-type", ""
+            status, body, kind = (
+                response.status,
+                response.read(),
+                response.headers.get("content-type", ""),
             )
     except urllib.error.HTTPError as exc:
         status, body, kind = exc.code, exc.read(), exc.headers.get("content-type", "")
