@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from overtone._dicts import flatten
+from overtone._dicts import flatten, lookup
 from overtone._trial import TrialStatus
 from overtone.analysis._experiment_analysis import FORMAT_VERSION, _check_trial_entry
 from overtone.analysis._trial_record import RESULT_FILE
@@ -111,6 +111,19 @@ class Store:
                 if start:
                     f.seek(start)
                 return f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def read_stat(self, *parts: str) -> tuple[bytes, float] | None:
+        """(bytes, mtime) of a file, or None: one open locally."""
+        path = self.path(*parts)
+        if self.remote:
+            info = self.stat(*parts)
+            data = self.read_bytes(*parts)
+            return None if info is None or data is None else (data, info[1])
+        try:
+            with open(path, "rb") as f:
+                return f.read(), os.fstat(f.fileno()).st_mtime
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
@@ -563,10 +576,10 @@ def summarize(store: Store, name: str) -> dict[str, Any]:
     ``best`` is the best of the trials' last reported values of the experiment's metric
     (what ``ExperimentAnalysis.best_result`` gives with its default scope).
     """
-    info = store.stat(name, STATE_FILE)
-    data = store.read_bytes(name, STATE_FILE)
-    if info is None or data is None:
+    found = store.read_stat(name, STATE_FILE)
+    if found is None:
         raise FileNotFoundError(store.display(name, STATE_FILE))
+    data, mtime = found
     state = parse_state(data, store.display(name, STATE_FILE))
     counts: dict[str, int] = {}
     metric, mode = state.get("metric"), state.get("mode")
@@ -574,7 +587,7 @@ def summarize(store: Store, name: str) -> dict[str, Any]:
     for entry in state["trials"]:
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
         if metric:
-            value = flatten(entry.get("last_result") or {}).get(metric)
+            value = lookup(entry.get("last_result") or {}, metric)
             if is_number(value) and value == value:
                 values.append(value)
     best = None
@@ -589,6 +602,6 @@ def summarize(store: Store, name: str) -> dict[str, Any]:
         "mode": mode,
         "best": finite(best),
         "started": state.get("start_time"),
-        "last_update": info[1],
-        "running": running_state(state, info[1]),
+        "last_update": mtime,
+        "running": running_state(state, mtime),
     }
