@@ -148,17 +148,6 @@ class Store:
             return None
         return st.st_size, st.st_mtime
 
-    def quick_stat(self, *parts: str) -> tuple[int, float] | None:
-        """:meth:`stat` of a local file without resolving symlinks (for frequent polling:
-        the file is read through :meth:`read_bytes`, which does)."""
-        try:
-            for part in parts:
-                check_part(part)
-            st = os.stat(os.path.join(self.root, *parts))
-        except (OSError, ValueError):
-            return None
-        return st.st_size, st.st_mtime
-
     def listdir(self, *parts: str) -> list[tuple[str, bool, int, float]]:
         """(name, is folder, size, mtime) of each visible entry of a folder; [] if none."""
         path = self.path(*parts)
@@ -308,6 +297,34 @@ def parse_state(data: bytes, where: str) -> dict[str, Any]:
     return state
 
 
+_INF = float("inf")
+
+
+def _read_from(path: str, offset: int) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            if offset:
+                f.seek(offset)
+            return f.read()
+    except OSError:
+        return None
+
+
+def _parse_lines(data: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a journal's whole lines; a line that does not parse is skipped."""
+    lines = [line for line in data.splitlines() if line.strip()]
+    try:  # one parse of them all is several times faster than one a line
+        rows = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        rows = []
+        for line in lines:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return [row for row in rows if isinstance(row, dict)]
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -322,10 +339,25 @@ def finite(value: Any) -> Any:
 class TrialView:
     """What is known of one trial: its state entry and a summary of its journal."""
 
-    __slots__ = ("entry", "offset", "count", "last", "low", "high", "rev", "first_time")
+    __slots__ = (
+        "entry",
+        "offset",
+        "count",
+        "last",
+        "low",
+        "high",
+        "rev",
+        "first_time",
+        "journal",
+        "config",
+        "cached_row",
+    )
 
-    def __init__(self, entry: dict[str, Any]) -> None:
+    def __init__(self, entry: dict[str, Any], journal: str | None = None) -> None:
         self.entry = entry
+        self.journal = journal  # the local path of result.json, checked once; None remotely
+        self.config = flatten(entry.get("config") or {})
+        self.cached_row: tuple[Any, dict[str, Any]] | None = None
         self.offset = 0  # bytes of result.json read so far (whole lines only)
         self.count = 0
         self.last: dict[str, Any] = {}
@@ -352,17 +384,19 @@ class TrialView:
         self.first_time = None
 
     def add(self, result: dict[str, Any]) -> None:
-        flat = flatten({k: v for k, v in result.items() if k != "config"})
+        if any(type(v) is dict for v in result.values()):  # rare: flatten only then
+            result = flatten({k: v for k, v in result.items() if k != "config"})
         self.count += 1
-        self.last = flat
-        if self.first_time is None and is_number(flat.get("timestamp")):
-            self.first_time = float(flat["timestamp"])
+        self.last = result
+        if self.first_time is None and is_number(result.get("timestamp")):
+            self.first_time = float(result["timestamp"])
         low, high = self.low, self.high
-        for key, value in flat.items():
-            if is_number(value) and value == value:
-                if key not in low or value < low[key]:
+        for key, value in result.items():
+            kind = type(value)
+            if (kind is float or kind is int) and value == value:
+                if value < low.get(key, _INF):
                     low[key] = value
-                if key not in high or value > high[key]:
+                if value > high.get(key, -_INF):
                     high[key] = value
 
     def result(self) -> dict[str, Any]:
@@ -397,19 +431,42 @@ class ExperimentView:
         self._state_sig: tuple[int, float] | None = None
         self._lock = threading.Lock()
         self._refreshed = 0.0
+        self._config_keys: list[str] | None = None
+        self._folder: str | None = None
+        self.complete = False
 
     # -- loading ---------------------------------------------------------------------------
-    def refresh(self, min_interval: float = 0.0) -> ExperimentView:
-        """Read what changed since the last refresh (at most every ``min_interval`` s)."""
+    def refresh(self, min_interval: float = 0.0, budget: float | None = None) -> ExperimentView:
+        """Read what changed since the last refresh (at most every ``min_interval`` s).
+
+        With a ``budget`` (seconds), journals are read until it is spent; the rest are read
+        by the next refreshes, and :attr:`complete` says whether all were read. Until its
+        journal is read, a trial's row shows the last result of the state file.
+        """
         with self._lock:
             now = time.monotonic()
             if self._state_sig is not None and now - self._refreshed < min_interval:
                 return self
             self._refreshed = now
-            self._refresh()
+            self._refresh(None if budget is None else now + budget)
         return self
 
-    def _refresh(self) -> None:
+    def _journal(self, dirname: str) -> str | None:
+        """The local path of a trial's ``result.json``, or None remotely or if the trial's
+        folder leads out of the root (a symlink)."""
+        if self.store.remote:
+            return None
+        try:
+            if self._folder is None:
+                self._folder = self.store.path(self.name)  # resolved once
+            folder = os.path.join(self._folder, check_part(dirname))
+            if os.path.islink(folder):  # one lstat; resolve only what is a link
+                folder = self.store.path(self.name, dirname)
+        except PathRefused:
+            return None
+        return os.path.join(folder, RESULT_FILE)
+
+    def _refresh(self, deadline: float | None) -> None:
         store = self.store
         if store.remote:
             store.invalidate()
@@ -437,43 +494,50 @@ class ExperimentView:
                 tid = str(entry["trial_id"])
                 view = old.get(tid)
                 if view is None or view.dirname != str(entry["dirname"]):
-                    view = TrialView(entry)
+                    view = TrialView(entry, self._journal(str(entry["dirname"])))
                 elif view.entry != entry:
                     view.entry = entry
+                    view.config = flatten(entry.get("config") or {})
                 else:
                     self.trials[tid] = view
                     continue
                 self.rev += 1
                 view.rev = self.rev
                 self.trials[tid] = view
+            self._config_keys = None
         newest = self.state_mtime
+        self.complete = True
         for view in self.trials.values():
-            rel = f"{view.dirname}/{RESULT_FILE}"
             if files is not None:
-                info = files.get(rel)
-            else:
-                info = store.quick_stat(self.name, view.dirname, RESULT_FILE)
-            if info is None:
+                info = files.get(f"{view.dirname}/{RESULT_FILE}")
+                if info is None:
+                    continue
+                size, mtime = info
+            elif view.journal is None:
                 continue
-            size, mtime = info
+            else:
+                try:
+                    st = os.stat(view.journal)
+                except OSError:
+                    continue
+                size, mtime = st.st_size, st.st_mtime
             newest = max(newest, mtime)
             if size == view.offset:
                 continue
+            if deadline is not None and time.monotonic() > deadline:
+                self.complete = False  # the next refresh goes on from here
+                continue
             if size < view.offset:  # rewound after a restore: read it again
                 view.reset()
-            data = store.read_bytes(self.name, view.dirname, RESULT_FILE, start=view.offset)
+            if view.journal is not None:
+                data = _read_from(view.journal, view.offset)
+            else:
+                data = store.read_bytes(self.name, view.dirname, RESULT_FILE, start=view.offset)
             if not data:
                 continue
             end = data.rfind(b"\n") + 1  # a torn last line waits for the next refresh
-            for line in data[:end].splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    result = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(result, dict):
-                    view.add(result)
+            for result in _parse_lines(data[:end]):
+                view.add(result)
             view.offset += end
             self.rev += 1
             view.rev = self.rev
@@ -505,11 +569,12 @@ class ExperimentView:
         return sorted(keys)
 
     def config_keys(self) -> list[str]:
-        keys: dict[str, None] = {}
-        for view in self.trials.values():
-            for key in flatten(view.entry.get("config") or {}):
-                keys.setdefault(key, None)
-        return list(keys)
+        if self._config_keys is None:
+            keys: dict[str, None] = {}
+            for view in self.trials.values():
+                keys.update(dict.fromkeys(view.config))
+            self._config_keys = list(keys)
+        return self._config_keys
 
     def find(self, trial_id: str) -> TrialView:
         view = self.trials.get(trial_id)
@@ -532,13 +597,16 @@ class ExperimentView:
         return rows
 
     def row(self, view: TrialView, metric: str | None, mode: str | None) -> dict[str, Any]:
-        """One row of the trial table."""
+        """One row of the trial table (cached until the trial changes)."""
+        key = (view.rev, view.count, metric, mode)
+        if view.cached_row is not None and view.cached_row[0] == key:
+            return view.cached_row[1]
         result = view.result()
         row: dict[str, Any] = {
             "trial_id": view.trial_id,
             "trial_name": view.entry.get("trial_name") or view.trial_id,
             "status": view.status,
-            "config": flatten(view.entry.get("config") or {}),
+            "config": view.config,
             "iterations": result.get("training_iteration", view.count),
             "runtime_s": finite(result.get("time_total_s")),
             "num_failures": view.entry.get("num_failures") or 0,
@@ -548,6 +616,7 @@ class ExperimentView:
         if metric:
             row["last"] = finite(result.get(metric))
             row["best"] = finite(view.best(metric, mode))
+        view.cached_row = (key, row)
         return row
 
     def best_value(self, metric: str | None, mode: str | None) -> Any:

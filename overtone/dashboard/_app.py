@@ -88,19 +88,23 @@ def _error(status: int, message: str) -> JSONResponse:
 class Dashboard:
     """The app's state: the store, each experiment's cached view, and the settings."""
 
+    #: Seconds a request may spend reading journals; the rest are read by the next polls.
+    READ_BUDGET_S = 0.3
+
     def __init__(self, store: Store, refresh_s: float = 1.0) -> None:
         self.store = store
         self.refresh_s = refresh_s
         self.views: dict[str, ExperimentView] = {}
+        self.tables: dict[str, tuple[Any, bytes]] = {}  # the last full table of each
 
     def view(self, name: str) -> ExperimentView:
         view = self.views.get(name)
         if view is None:
             view = ExperimentView(self.store, name)
-            view.refresh()
+            view.refresh(budget=self.READ_BUDGET_S)
             self.views[name] = view
             return view
-        return view.refresh(min_interval=self.refresh_s / 2)
+        return view.refresh(min_interval=self.refresh_s / 2, budget=self.READ_BUDGET_S)
 
 
 def _metric_mode(request: Request, view: ExperimentView) -> tuple[str | None, str | None]:
@@ -192,6 +196,10 @@ def trials(dash: Dashboard, request: Request) -> Any:
         raise ValueError(
             f"since is {request.query_params['since']!r}, but must be an integer"
         ) from None
+    key = (view.rev, view.complete, metric, mode, view.running())
+    cached = dash.tables.get(view.name)
+    if since == 0 and cached is not None and cached[0] == key:
+        return Response(cached[1], media_type="application/json")
     config_keys = view.config_keys()
     columns = TABLE_COLUMNS + [f"config/{k}" for k in config_keys]
     rows = []
@@ -203,17 +211,23 @@ def trials(dash: Dashboard, request: Request) -> Any:
         rows.append(
             [row.get(c) for c in TABLE_COLUMNS] + [_clean(config.get(k)) for k in config_keys]
         )
-    return {
-        "rev": view.rev,
-        "since": since,
-        "metric": metric,
-        "mode": mode,
-        "running": view.running(),
-        "status": view.counts(),
-        "total": len(view.trials),
-        "columns": columns,
-        "rows": rows,
-    }
+    table = Json(
+        {
+            "rev": view.rev,
+            "since": since,
+            "complete": view.complete,
+            "metric": metric,
+            "mode": mode,
+            "running": key[-1],
+            "status": view.counts(),
+            "total": len(view.trials),
+            "columns": columns,
+            "rows": rows,
+        }
+    )
+    if since == 0:
+        dash.tables[view.name] = (key, table.body)
+    return table
 
 
 def curves(dash: Dashboard, request: Request) -> Any:

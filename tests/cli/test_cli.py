@@ -11,7 +11,7 @@ import urllib.request
 import uuid
 
 import pytest
-from conftest import BUCKET, KEY, ROOT, SECRET, made, overtone
+from cli_helpers import BUCKET, KEY, ROOT, SECRET, made, overtone
 
 from overtone.cli import main
 

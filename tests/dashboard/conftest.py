@@ -3,12 +3,8 @@ serving it on 127.0.0.1, and a headless Chromium (Debian's) driven by Playwright
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,23 +62,6 @@ def server(storage) -> Iterator[DashboardServer]:
         server.stop()
 
 
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    """(status, parsed JSON or raw bytes) of a GET."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, body, kind = (
-                response.status,
-                response.read(),
-                response.headers.get("content-type", ""),
-            )
-    except urllib.error.HTTPError as exc:
-        status, body, kind = exc.code, exc.read(), exc.headers.get("content-type", "")
-    if kind.startswith("application/json"):
-        return status, json.loads(body)
-    return status, body
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api")
@@ -108,9 +87,3 @@ def page(browser) -> Iterator[Any]:
     finally:
         context.close()
     assert not errors, f"the page raised: {errors}"
-
-
-def shot(page: Any, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

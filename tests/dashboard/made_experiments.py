@@ -10,6 +10,8 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +186,26 @@ def journal(trial_dir: Path) -> list[dict[str, Any]]:
 
 def state_of(experiment: Path) -> dict[str, Any]:
     return json.loads((experiment / "experiment_state.json").read_text())
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """(status, parsed JSON or raw bytes) of a GET."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, body, kind = (
+                response.status,
+                response.read(),
+                response.headers.get("content-type", ""),
+            )
+    except urllib.error.HTTPError as exc:
+        status, body, kind = exc.code, exc.read(), exc.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        return status, json.loads(body)
+    return status, body
+
+
+def shot(page: Any, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

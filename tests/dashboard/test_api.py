@@ -9,8 +9,7 @@ import urllib.parse
 import uuid
 
 import pytest
-from conftest import get
-from made_experiments import journal, make_finished, state_of
+from made_experiments import get, journal, make_finished, state_of
 
 from overtone.dashboard import DashboardServer
 from overtone.dashboard._callback import DashboardCallback

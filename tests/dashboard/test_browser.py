@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import math
 
-from conftest import shot
-from made_experiments import journal, state_of
+from made_experiments import journal, shot, state_of
 
 PLOT_DATA = "(id) => { const d = document.getElementById(id); return d && d.data || null; }"
 

@@ -77,11 +77,41 @@ const observer = new IntersectionObserver((entries) => {
     else onScreen.delete(entry.target.id);
   }
 });
+const drawnAt = {};
+// Above this many trials, the plots of every trial are drawn when asked (a button): parsing
+// plotly.js and drawing 10,000 points can take the browser seconds, the table must not wait.
+const BIG = 2000;
+function offerDraw(id) {
+  const div = document.getElementById(id);
+  if (!div || div.querySelector("button.draw")) return;
+  div.innerHTML = `<button class="draw">Draw all ${exp.rows.size} trials</button>`;
+  div.querySelector("button.draw").onclick = () => {
+    exp.wanted.add(id);
+    div.innerHTML = "";
+    markDirty(id);
+  };
+}
+let retry = null;
 function markDirty(...ids) { ids.forEach((id) => dirty.add(id)); drawDirty(); }
+// A plot of every trial is redrawn at most every 3 s when there are thousands of them:
+// a running experiment changes rows every second, and a redraw of 10,000 points is not free.
+function minGap(id) { return id !== "curves" && exp.rows && exp.rows.size > 2000 ? 3000 : 0; }
 function drawDirty() {
+  const now = Date.now();
   for (const id of [...dirty]) {
     if (!onScreen.has(id) || !drawers[id]) continue;
+    if (id !== "curves" && exp.rows && exp.rows.size > BIG && !exp.wanted.has(id)) {
+      offerDraw(id);
+      continue;
+    }
+    const wait = (drawnAt[id] || 0) + minGap(id) - now;
+    if (wait > 0) {
+      clearTimeout(retry);
+      retry = setTimeout(drawDirty, wait);
+      continue;
+    }
     dirty.delete(id);
+    drawnAt[id] = now;
     setTimeout(drawers[id], 0);  // after the table has painted
   }
 }
@@ -127,7 +157,7 @@ async function showExperiment(name) {
   Object.assign(exp, {
     name, meta, metric: meta.metric || meta.metrics[0] || "", mode: meta.mode || "min",
     rows: new Map(), columns: [], rev: 0, sort: null, desc: false, page: 0, filter: "",
-    selected: new Set(), manual: false, curvesKey: "", scatterParam: meta.config_keys[0] || "",
+    selected: new Set(), manual: false, curvesKey: "", wanted: new Set(), scatterParam: meta.config_keys[0] || "",
   });
   const option = (v, cur) => `<option value="${esc(v)}"${v === cur ? " selected" : ""}>${esc(v)}</option>`;
   main.innerHTML = `
@@ -161,6 +191,13 @@ async function showExperiment(name) {
   document.getElementById("next").onclick = () => { exp.page += 1; renderTable(); };
   document.getElementById("scatter-param").onchange = (e) => { exp.scatterParam = e.target.value; markDirty("scatter"); };
   document.getElementById("importance-btn").onclick = drawImportance;
+  document.querySelector("#trials thead").addEventListener("click", (e) => {
+    const th = e.target.closest("th[data-sort]");
+    if (!th) return;
+    const key = th.dataset.sort;
+    if (exp.sort === key) exp.desc = !exp.desc; else { exp.sort = key; exp.desc = false; }
+    renderTable();
+  });
   document.querySelector("#trials").addEventListener("change", (e) => {
     const id = e.target.dataset.select;
     if (id === undefined) return;
@@ -190,6 +227,8 @@ async function update(force) {
   }
   if (mine !== generation) return;
   exp.columns = data.columns;
+  const before = [...exp.selected].join(",");
+  const changed = new Set(data.rows.map((values) => values[0]));  // trial_id comes first
   for (const values of data.rows) {
     const row = {};
     data.columns.forEach((c, i) => { row[c] = values[i]; });
@@ -204,7 +243,8 @@ async function update(force) {
   if (data.rows.length || force) {
     if (!exp.manual) pickBest();
     renderTable();
-    drawPlots(data.rows.length > 0 || force);
+    const selected = [...exp.selected];
+    drawPlots(force || selected.join(",") !== before || selected.some((id) => changed.has(id)));
   }
 }
 
@@ -271,13 +311,6 @@ function renderTable() {
     const cls = exp.sort === key ? (exp.desc ? "sorted-desc" : "sorted-asc") : "";
     return `<th data-sort="${esc(key)}" class="${cls}">${esc(label)}</th>`;
   }).join("") + "</tr>";
-  table.tHead.querySelectorAll("th[data-sort]").forEach((th) => {
-    th.onclick = () => {
-      const key = th.dataset.sort;
-      if (exp.sort === key) exp.desc = !exp.desc; else { exp.sort = key; exp.desc = false; }
-      renderTable();
-    };
-  });
   const rows = visibleRows();
   const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
   exp.page = Math.min(exp.page, pages - 1);
@@ -328,7 +361,8 @@ function drawScatter() {
   const rows = [...exp.rows.values()].filter((r) => score(r) !== null && r[param] !== undefined);
   const others = rows.filter((r) => !exp.selected.has(r.trial_id));
   const traces = [{
-    type: "scatter", mode: "markers", name: "other trials", x: others.map((r) => r[param]),
+    type: others.length > 2000 ? "scattergl" : "scatter", mode: "markers", name: "other trials",
+    x: others.map((r) => r[param]),
     y: others.map(score), text: others.map((r) => r.trial_name), marker: { color: "#9ca3af" },
   }];
   for (const r of rows.filter((r) => exp.selected.has(r.trial_id))) {
