@@ -179,6 +179,35 @@ def test_a_memory_storage_is_served(tmp_path, monkeypatch):
         server.stop()
 
 
+def test_an_s3_storage_is_served_through_a_real_s3_server(storage):
+    s3fs = pytest.importorskip("s3fs")
+    pytest.importorskip("moto.server")
+    from made_experiments import moto_server
+
+    with moto_server() as endpoint:
+        fs = s3fs.S3FileSystem(
+            endpoint_url=endpoint, key="testing", secret="testing", skip_instance_cache=True
+        )
+        fs.mkdir("dash")
+        fs.put(str(storage["pbt"]), "dash/runs/pbt", recursive=True)
+        server = DashboardServer("s3://dash/runs", port=0, filesystem=fs).start()
+        try:
+            status, listing = get(f"{server.url}api/experiments")
+            assert status == 200 and [e["name"] for e in listing["experiments"]] == ["pbt"]
+            status, table = get(f"{server.url}api/experiments/pbt/trials")
+            assert status == 200 and len(table["rows"]) == 4
+            status, view = get(f"{server.url}api/experiments/pbt/scheduler")
+            lines = (storage["pbt"] / "pbt_global.txt").read_text().splitlines()
+            assert view["kind"] == "pbt" and len(view["exploits"]) == len(lines)
+            entry = state_of(storage["pbt"])["trials"][0]
+            checkpoint = entry["checkpoints"][-1]["dirname"]
+            url = f"{server.url}checkpoints/pbt/{entry['trial_id']}/{checkpoint}.zip"
+            status, body = get(url)
+            assert status == 200 and body[:2] == b"PK"
+        finally:
+            server.stop()
+
+
 def test_run_config_dashboard_serves_while_the_run_lasts(tmp_path, capsys):
     from overtone import tune
     from overtone.config import DashboardConfig
