@@ -62,7 +62,7 @@ function loadPlotly() {
 async function plot(div, traces, layout) {
   await loadPlotly();
   if (!div.isConnected) return;
-  const base = { margin: { l: 50, r: 20, t: 10, b: 40 }, legend: { orientation: "h", y: -0.2 } };
+  const base = { margin: { l: 50, r: 20, t: 40, b: 45 }, legend: { orientation: "h", y: 1.02, yanchor: "bottom" } };
   Plotly.react(div, traces, Object.assign(base, layout || {}), { displaylogo: false, responsive: true });
 }
 
