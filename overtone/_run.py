@@ -234,7 +234,7 @@ def execute(
         reuse_actors=tune_config.reuse_actors,
         default_loggers=run_config.default_loggers,
         callbacks_fail_fast=run_config.callbacks_fail_fast,
-        callbacks=list(run_config.callbacks or []),
+        callbacks=_callbacks(run_config, experiment_path),
         reporter=reporter,
         verbose=verbose,
         seed=tune_config.seed,
@@ -503,3 +503,13 @@ def _is_experiment(value: Any) -> bool:
     from overtone._classic import Experiment
 
     return isinstance(value, Experiment)
+
+
+def _callbacks(run_config: RunConfig, experiment_path: str) -> list[Any]:
+    """The run's callbacks; ``RunConfig(dashboard=...)`` adds the dashboard's, the one place
+    where the loop reaches a room above it (imported only when asked for)."""
+    if not run_config.dashboard:
+        return list(run_config.callbacks or [])
+    from overtone.dashboard._callback import with_dashboard
+
+    return with_dashboard(run_config, experiment_path)

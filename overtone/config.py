@@ -201,6 +201,29 @@ def verbosity(value: Any) -> int:
 
 
 @dataclass
+class DashboardConfig:
+    """The dashboard a run serves (``RunConfig(dashboard=DashboardConfig(...))``).
+
+    Args:
+        host: the interface; anything but loopback requires a token (one is generated).
+        port: the port (0: any free one).
+        token: the token every request must carry.
+        keep_running: keep serving after the run ends, until the process exits.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8265
+    token: str | None = None
+    keep_running: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise ValueError(f"port is {self.port!r}, but must be an integer from 0 to 65535")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port is {self.port!r}, but must be an integer from 0 to 65535")
+
+
+@dataclass
 class RunConfig:
     """Where and how to run: name, storage, stopping, callbacks, output, executor.
 
@@ -219,6 +242,8 @@ class RunConfig:
             reported once with its traceback, and the experiment goes on).
         sync_config: how a remote ``storage_path`` is mirrored (:class:`SyncConfig`).
         local_dir: the old name of ``storage_path`` (Ray 2.0-2.6), accepted for it.
+        dashboard: ``True`` (or a :class:`DashboardConfig`) serves the live dashboard of the
+            experiment while it runs and prints its URL (``pip install 'overtone[dashboard]'``).
     """
 
     name: str | None = None
@@ -236,6 +261,7 @@ class RunConfig:
     callbacks_fail_fast: bool = False
     sync_config: SyncConfig | None = None
     local_dir: str | None = None
+    dashboard: bool | DashboardConfig = False
 
     def __post_init__(self) -> None:
         if self.local_dir is not None:  # Ray 2.0-2.6's name for storage_path
@@ -251,3 +277,7 @@ class RunConfig:
             raise TypeError(f"sync_config is {self.sync_config!r}, but must be a tune.SyncConfig")
         if self.name is not None:
             check_experiment_name(self.name)
+        if not isinstance(self.dashboard, (bool, DashboardConfig)):
+            raise ValueError(
+                f"dashboard is {self.dashboard!r}, but must be True, False or a DashboardConfig"
+            )

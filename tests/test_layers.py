@@ -47,8 +47,15 @@ ALLOWED: dict[str, set[str]] = {
     **{module: BELOW_CONTROLLER | CONTROLLER for module in CONTROLLER},
     "integrations": PLUGIN_BASE | {"logger", "runtime"},
     "tune": BELOW_CONTROLLER | CONTROLLER | {"train"},
+    # the rooms above the loop: they read experiments through analysis and storage
+    "cli": BELOW_CONTROLLER | {"dashboard", "serve"},
+    "dashboard": BELOW_CONTROLLER | {"cli"},
+    "serve": BELOW_CONTROLLER | {"cli"},
+    "__main__": {"cli"},
     "train": BELOW_CONTROLLER | CONTROLLER | {"tune"},
 }
+# RunConfig(dashboard=True): the run starts the dashboard's callback, imported only when asked.
+ALLOWED["_run"] = ALLOWED["_run"] | {"dashboard"}
 
 
 def _part(module: str) -> str:
