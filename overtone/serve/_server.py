@@ -1,0 +1,535 @@
+"""``serve.run``: start the replicas and the HTTP front, and return a handle to them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+from overtone._errors import TuneError
+from overtone._trial import Resources
+from overtone.checkpoint import Checkpoint
+from overtone.serve import _select
+from overtone.serve._metrics import Metrics
+from overtone.serve._router import RequestError, Router
+from overtone.serve._select import Selection
+from overtone.serve._supervisor import Supervisor
+
+logger = logging.getLogger("overtone.serve")
+
+
+class ServeError(TuneError):
+    """The service could not start: no replica loaded the predictor, or none started."""
+
+
+def _import_http() -> tuple[Any, Any]:
+    try:
+        import starlette
+        import uvicorn
+    except ImportError as exc:
+        raise ImportError(
+            f"overtone.serve needs Starlette and uvicorn ({exc.name} is missing): "
+            "pip install 'overtone[serve]'"
+        ) from exc
+    return starlette, uvicorn
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def load_predictor(spec: Any) -> Any:
+    """A predictor class, from itself or from ``"module:Class"`` (or ``module.Class``)."""
+    if isinstance(spec, str):
+        module_name, sep, attr = spec.partition(":")
+        if not sep:
+            module_name, _, attr = spec.rpartition(".")
+        if not module_name or not attr:
+            raise ValueError(f"predictor is {spec!r}, but must be 'module:Class'")
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's own modules
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"predictor is {spec!r}, but {module_name!r} cannot be imported: "
+                             f"{exc}") from exc
+        try:
+            spec_obj = module
+            for part in attr.split("."):
+                spec_obj = getattr(spec_obj, part)
+        except AttributeError:
+            raise ValueError(f"predictor is {spec!r}, but {module_name} has no {attr!r}") from None
+        spec = spec_obj
+    if not callable(spec) or not callable(getattr(spec, "predict", None)):
+        raise TypeError(
+            f"predictor is {spec!r}, but must be a class with __init__(self, checkpoint, "
+            "config) and predict(self, instances)"
+        )
+    return spec
+
+
+def _replica_host(executor: Any) -> str:
+    """The address of this machine that the executor's workers reach the front at."""
+    from overtone.executors import LocalExecutor
+
+    if isinstance(executor, LocalExecutor):
+        return "127.0.0.1"
+    host = getattr(executor, "driver_host", None)
+    if host:
+        return str(host)
+    client = getattr(executor, "client", None)
+    address = str(getattr(getattr(client, "scheduler", None), "address", "") or "")
+    hostport = address.partition("://")[2]
+    host, _, port = hostport.rpartition(":")
+    host = host.strip("[]")
+    if not host or is_loopback(host):
+        return "127.0.0.1"
+    try:
+        info = socket.getaddrinfo(host, int(port or 8786), type=socket.SOCK_DGRAM)[0]
+        with socket.socket(info[0], socket.SOCK_DGRAM) as s:
+            s.connect(info[4])
+            return str(s.getsockname()[0])
+    except (OSError, ValueError):
+        return "127.0.0.1"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class ServeHandle:
+    """A running service: its URL, an in-process client, and ``stop()``.
+
+    Attributes:
+        url: ``http://host:port`` (with port 0 asked, the port given by the system).
+        name: the model's name in the routes (``/v1/models/<name>:predict``).
+        token: the token every request must carry (None on loopback without one).
+    """
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.name = ""
+        self.token: str | None = None
+        self.host = ""
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._server: Any = None
+        self._router: Router | None = None
+        self._supervisor: Supervisor | None = None
+        self._work_dir: str | None = None
+        self._remove_work_dir = False
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._follow = False
+        self._http_done = threading.Event()
+        self._closing: asyncio.Event
+
+    @property
+    def predict_url(self) -> str:
+        return f"{self.url}/v1/models/{self.name}:predict"
+
+    @property
+    def serving(self) -> dict[str, Any]:
+        """The trial, config, metrics and checkpoint served now, and their generation."""
+        assert self._supervisor is not None
+        selection, generation = self._supervisor.snapshot()
+        return {"name": self.name, "generation": generation, **selection.describe()}
+
+    @property
+    def replicas(self) -> list[dict[str, Any]]:
+        """The replicas now: id, generation, state, pid and host of each."""
+        assert self._supervisor is not None
+        return self._supervisor.describe()
+
+    def predict(self, instances: list[Any], timeout: float | None = None) -> list[Any]:
+        """Predictions for ``instances``, through the same batches as HTTP requests.
+
+        Raises:
+            RuntimeError: with the message an HTTP client would get, if the request fails.
+        """
+        if self._stopped or self._loop is None or self._router is None:
+            raise RuntimeError("the service is stopped")
+        if not isinstance(instances, list):
+            raise TypeError(f"instances is {type(instances).__name__}, but must be a list")
+        router = self._router
+        if len(instances) > router.max_batch_size:
+            raise ValueError(
+                f"instances has {len(instances)} items, but a request may hold at most "
+                f"{router.max_batch_size} (max_batch_size)"
+            )
+        if not instances:
+            return []
+        future = asyncio.run_coroutine_threadsafe(router.predict(instances), self._loop)
+        try:
+            body = future.result(timeout)
+        except RequestError as exc:
+            raise RuntimeError(f"prediction failed ({exc.status}): {exc.message}") from None
+        return list(json.loads(body))
+
+    def stop(self) -> None:
+        """Stop serving: answer what is in flight, then end the replicas and the server."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        loop = self._loop
+        # First the HTTP server (it answers what is in flight), then the replicas (each
+        # finishes its batch), then the router and the event loop.
+        if self._server is not None:
+            self._server.should_exit = True
+            self._http_done.wait(15.0)
+        if self._supervisor is not None:
+            self._supervisor.stop()
+            self._supervisor.join(30.0)
+        if loop is not None and self._loop_thread is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._closing.set)
+            self._loop_thread.join(15.0)
+            if not self._loop_thread.is_alive():
+                loop.close()
+        if self._remove_work_dir and self._work_dir:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+
+    def __enter__(self) -> ServeHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"ServeHandle(url={self.url!r}, name={self.name!r})"
+
+
+def run(
+    predictor: Any,
+    checkpoint: Any = None,
+    *,
+    config: dict[str, Any] | None = None,
+    result: Any = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    replicas: int = 1,
+    resources: dict[str, float] | Resources | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    executor: Any = None,
+    name: str = "model",
+    max_batch_size: int = 32,
+    batch_wait_timeout_s: float = 0.01,
+    token: str | None = None,
+    follow: bool = False,
+    follow_interval_s: float = 2.0,
+    request_timeout_s: float = 60.0,
+    startup_timeout_s: float = 120.0,
+    max_queued: int = 100_000,
+    work_dir: str | None = None,
+) -> ServeHandle:
+    """Serve predictions from a checkpoint over HTTP, with replicas on an executor.
+
+    Example::
+
+        from overtone import serve, tune
+
+        class Model:
+            def __init__(self, checkpoint, config):
+                with open(os.path.join(checkpoint.path, "model.pkl"), "rb") as f:
+                    self.model = pickle.load(f)
+
+            def predict(self, instances):
+                return self.model.predict(instances).tolist()
+
+        grid = tune.Tuner(train, param_space=space,
+                          tune_config=tune.TuneConfig(metric="acc", mode="max")).fit()
+        handle = serve.run(Model, result=grid, replicas=2, port=8000)
+        # curl -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' localhost:8000/v1/models/model:predict
+        handle.stop()
+
+    Args:
+        predictor: a class (or ``"module:Class"``) whose ``__init__(checkpoint, config)``
+            loads the model and whose ``predict(instances) -> list`` (or ``async def``)
+            answers a batch.
+        checkpoint: a ``tune.Checkpoint`` or a checkpoint folder to serve, with ``config``.
+        result: instead of ``checkpoint``: a ``ResultGrid``, ``ExperimentAnalysis``,
+            ``Result`` or an experiment folder; its best trial's best checkpoint is served.
+        metric, mode: what "best" means (default: the experiment's own metric and mode).
+        replicas: how many replicas serve at once.
+        resources: each replica's resources, like a trial's (default ``{"cpu": 1}``).
+        host, port: where to listen (port 0: any free port). A host other than loopback
+            requires a token: ``token`` or one generated (see ``handle.token``).
+        executor: where replicas run: None (worker processes here), ``"dask://host:port"``,
+            an ``Executor`` or a Dask cluster or client; it is shut down by ``stop()``.
+        max_batch_size: most instances in one batch, and in one request.
+        batch_wait_timeout_s: longest a request waits for others to join its batch.
+        follow: re-read the experiment every ``follow_interval_s`` and swap the replicas to
+            a better checkpoint when one appears (``result`` must be an experiment).
+        request_timeout_s: a request not answered by then gets a 503.
+        startup_timeout_s: how long to wait for the replicas (and, with ``follow``, for the
+            experiment's first checkpoint).
+        max_queued: instances that may wait at once; beyond, requests get a 503.
+        work_dir: folder for the replicas' trial folders (default: a temporary one; give a
+            folder the workers can reach on a cluster without shared temp space).
+    """
+    predictor = load_predictor(predictor)
+    _check_int("replicas", replicas, 1)
+    _check_int("max_batch_size", max_batch_size, 1)
+    _check_int("max_queued", max_queued, 1)
+    _check_int("port", port, 0, 65535)
+    for label, value, low in (
+        ("batch_wait_timeout_s", batch_wait_timeout_s, 0.0),
+        ("follow_interval_s", follow_interval_s, 0.01),
+        ("request_timeout_s", request_timeout_s, 0.001),
+        ("startup_timeout_s", startup_timeout_s, 0.001),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
+            raise ValueError(f"{label} is {value!r}, but must be a number >= {low:g}")
+    if mode not in (None, "min", "max"):
+        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+    if not name or "/" in name or ":" in name:
+        raise ValueError(f"name is {name!r}, but must be a non-empty name without '/' or ':'")
+    if token is not None and not token:
+        raise ValueError("token is '', but must be a non-empty string or None")
+    if not is_loopback(host) and token is None:
+        token = secrets.token_urlsafe(24)
+    res = Resources.coerce({"cpu": 1} if resources is None else resources)
+
+    selection, follower = _resolve(checkpoint, config, result, metric, mode, follow,
+                                   startup_timeout_s)
+    _import_http()
+    import uvicorn
+
+    from overtone.executors import make_executor
+    from overtone.serve._http import build_app
+
+    http_sock = _bind(host, port)
+    handle = ServeHandle()
+    handle.name, handle.token, handle.host = name, token, host
+    handle.port = http_sock.getsockname()[1]
+    handle.url = f"http://{_url_host(host)}:{handle.port}"
+    handle._follow = follower is not None
+    try:
+        the_executor = make_executor(executor)
+        total = the_executor.total_resources()
+        if res.cpu > total.cpu + 1e-9 or res.gpu > total.gpu + 1e-9 or any(
+            v > total.custom.get(k, 0.0) + 1e-9 for k, v in res.custom.items()
+        ):
+            raise ValueError(
+                f"resources is {res.to_dict()} per replica, but the executor has only "
+                f"{total.to_dict()} in all"
+            )
+        if work_dir is None:
+            handle._work_dir = tempfile.mkdtemp(prefix="overtone-serve-")
+            handle._remove_work_dir = True
+        else:
+            handle._work_dir = os.path.abspath(os.path.expanduser(work_dir))
+            os.makedirs(handle._work_dir, exist_ok=True)
+        metrics = Metrics(max_batch_size)
+        key = secrets.token_bytes(32)
+        loop = asyncio.new_event_loop()
+        handle._loop = loop
+        supervisor_box: list[Supervisor] = []
+
+        def notify(message: tuple[Any, ...]) -> None:
+            if supervisor_box:
+                supervisor_box[0].post(message)
+
+        router = Router(
+            key, max_batch_size, float(batch_wait_timeout_s), float(request_timeout_s),
+            max_queued, metrics, notify,
+        )
+        handle._router = router
+
+        def describe() -> dict[str, Any]:
+            return {**handle.serving, "replicas": handle.replicas, "follow": handle._follow,
+                    "max_batch_size": max_batch_size}
+
+        def health() -> tuple[bool, dict[str, Any]]:
+            ready = sum(1 for r in router.describe() if r["state"] == "ready")
+            facts: dict[str, Any] = {"status": "ok" if ready else "unavailable",
+                                     "replicas_ready": ready, "replicas_wanted": replicas}
+            if not ready and router.unavailable:
+                facts["reason"] = router.unavailable
+            return bool(ready), facts
+
+        def render() -> str:
+            ready = sum(1 for r in router.describe() if r["state"] == "ready")
+            return metrics.render(ready, router.queued_instances, supervisor_box[0].generation)
+
+        app = build_app(router, name, metrics, token, describe, health, render)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, lifespan="off", log_level="warning", access_log=False, loop="asyncio",
+                http="h11", timeout_graceful_shutdown=5, server_header=False,
+            )
+        )
+        handle._server = server
+        started = threading.Event()
+        box: dict[str, Any] = {}
+        replica_host = _replica_host(the_executor)
+
+        async def main() -> None:
+            handle._closing = asyncio.Event()
+            router.start()
+            listener = await asyncio.start_server(router.handle_connection, replica_host, 0)
+            box["address"] = listener.sockets[0].getsockname()[:2]
+            started.set()
+            try:
+                await server.serve(sockets=[http_sock])
+            finally:
+                handle._http_done.set()
+            await handle._closing.wait()  # the replicas are stopped
+            await router.close("the server is stopping")
+            listener.close()
+
+        def loop_main() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(main())
+            except BaseException as exc:  # noqa: BLE001 - reported to run() or logged
+                box["error"] = exc
+                started.set()
+                handle._http_done.set()
+                logger.exception("overtone serve: the HTTP front failed")
+            finally:
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+        handle._loop_thread = threading.Thread(target=loop_main, name="overtone-serve-http",
+                                               daemon=True)
+        handle._loop_thread.start()
+        started.wait()
+        if "error" in box:
+            raise ServeError(f"the HTTP front could not start: {box['error']!r}")
+        supervisor = Supervisor(
+            the_executor, predictor, selection, replicas, res, tuple(box["address"]), key,
+            handle._work_dir, router, loop, metrics, follower, float(follow_interval_s),
+        )
+        supervisor_box.append(supervisor)
+        handle._supervisor = supervisor
+        supervisor.start()
+        _await_replicas(supervisor, replicas, startup_timeout_s)
+    except BaseException:
+        handle.stop()
+        with contextlib.suppress(OSError):
+            http_sock.close()
+        raise
+    return handle
+
+
+def _await_replicas(supervisor: Supervisor, want: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        supervisor.changed.clear()
+        if supervisor.fatal is not None:
+            raise ServeError(supervisor.fatal)
+        if supervisor.ready_count() >= want:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ServeError(
+                f"{supervisor.ready_count()} of {want} replicas were ready after "
+                f"startup_timeout_s={timeout:g} s: the executor may lack room for them"
+            )
+        supervisor.changed.wait(min(left, 0.5))
+
+
+def _check_int(label: str, value: Any, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+        high is not None and value > high
+    ):
+        rule = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ValueError(f"{label} is {value!r}, but must be an integer {rule}")
+
+
+def _resolve(
+    checkpoint: Any,
+    config: dict[str, Any] | None,
+    result: Any,
+    metric: str | None,
+    mode: str | None,
+    follow: bool,
+    startup_timeout_s: float,
+) -> tuple[Selection, Any]:
+    """The first checkpoint to serve, and in follow mode the function that finds better."""
+    if checkpoint is not None and result is not None:
+        raise ValueError("checkpoint and result are both given, but only one may be")
+    if checkpoint is None and result is None:
+        raise ValueError("checkpoint and result are both None, but one must say what to serve")
+    source = result if result is not None else checkpoint
+    experiment = _select.experiment_path_of(source)
+    if follow and experiment is None:
+        raise ValueError(
+            f"follow is True, but {source!r} is not an experiment (a folder with "
+            "experiment_state.json, a ResultGrid or an ExperimentAnalysis) to follow"
+        )
+    if experiment is not None and not isinstance(source, Checkpoint):
+        deadline = time.monotonic() + startup_timeout_s
+        while True:
+            selection = _select.best_in_experiment(experiment, metric, mode)
+            if selection is not None:
+                break
+            if not follow:
+                raise ValueError(f"the experiment {experiment} kept no checkpoint to serve")
+            if time.monotonic() >= deadline:
+                raise ServeError(
+                    f"the experiment {experiment} kept no checkpoint within "
+                    f"startup_timeout_s={startup_timeout_s:g} s"
+                )
+            time.sleep(0.5)
+        if config is not None:
+            selection = Selection(selection.checkpoint, dict(config), selection.trial_id,
+                                  selection.trial_name, selection.metrics, selection.metric,
+                                  selection.score)
+        if not follow:
+            return selection, None
+        follow_mode = mode
+        if follow_mode is None:
+            from overtone.analysis import load_experiment_state
+
+            follow_mode = load_experiment_state(experiment).get("mode") or "max"
+
+        def better(current: Selection) -> Selection | None:
+            found = _select.best_in_experiment(experiment, metric, mode)
+            if found is not None and found.better_than(current, follow_mode):
+                return found
+            return None
+
+        return selection, better
+    if hasattr(source, "best_checkpoints") and hasattr(source, "path"):
+        return _select.from_result(source, metric, mode), None
+    return _select.from_checkpoint(source, config), None
