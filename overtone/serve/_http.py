@@ -71,6 +71,9 @@ def build_app(
             metrics.observe_request(status, time.perf_counter() - started)
 
     async def model(request: Request) -> Response:
+        if request.path_params["name"] == f"{name}:predict":
+            return error(405, f"GET {request.url.path}: predictions are asked for with POST",
+                         {"Allow": "POST"})
         if request.path_params["name"] != name:
             return error(404, f"model {request.path_params['name']!r} is not served here; "
                          f"this server serves {name!r}")

@@ -171,9 +171,15 @@ class ServeHandle:
 
     @property
     def replicas(self) -> list[dict[str, Any]]:
-        """The replicas now: id, generation, state, pid and host of each."""
-        assert self._supervisor is not None
-        return self._supervisor.describe()
+        """The replicas now: id, generation, state, pid, host and whether it holds a batch."""
+        if self._stopped or self._loop is None or self._router is None:
+            return []
+
+        async def read() -> list[dict[str, Any]]:
+            assert self._router is not None
+            return self._router.describe()
+
+        return asyncio.run_coroutine_threadsafe(read(), self._loop).result(10.0)
 
     def predict(self, instances: list[Any], timeout: float | None = None) -> list[Any]:
         """Predictions for ``instances``, through the same batches as HTTP requests.
@@ -373,7 +379,7 @@ def run(
         handle._router = router
 
         def describe() -> dict[str, Any]:
-            return {**handle.serving, "replicas": handle.replicas, "follow": handle._follow,
+            return {**handle.serving, "replicas": router.describe(), "follow": handle._follow,
                     "max_batch_size": max_batch_size}
 
         def health() -> tuple[bool, dict[str, Any]]:
