@@ -30,31 +30,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "predict(self, instances) answers a batch; 'sklearn' serves a pickled "
         "scikit-learn estimator (model.pkl)",
     )
-    parser.add_argument("--metric", help="the metric that picks the best checkpoint "
-                        "(default: the experiment's)")
-    parser.add_argument("--mode", choices=("min", "max"), help="whether the metric is best "
-                        "low or high (default: the experiment's)")
-    parser.add_argument("--replicas", type=int, default=1, help="replicas serving at once "
-                        "(default: 1)")
+    parser.add_argument(
+        "--metric", help="the metric that picks the best checkpoint (default: the experiment's)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("min", "max"),
+        help="whether the metric is best low or high (default: the experiment's)",
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="replicas serving at once (default: 1)"
+    )
     parser.add_argument("--cpus", type=float, default=1.0, help="CPUs per replica (default 1)")
     parser.add_argument("--gpus", type=float, default=0.0, help="GPUs per replica (default 0)")
-    parser.add_argument("--host", default="127.0.0.1", help="where to listen (default: "
-                        "127.0.0.1; any other host requires a token)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any "
-                        "free port)")
-    parser.add_argument("--executor", default=None, help="where replicas run: 'local' "
-                        "(default) or dask://host:port")
-    parser.add_argument("--token", default=None, help="the bearer token every request must "
-                        "carry (generated and printed for a non-loopback host if not given)")
-    parser.add_argument("--name", default="model", help="the model's name in the URL "
-                        "(default: model)")
-    parser.add_argument("--follow", action="store_true", help="keep reading the experiment "
-                        "and swap to a better checkpoint as one appears")
-    parser.add_argument("--max-batch-size", type=int, default=32, help="most instances per "
-                        "batch and per request (default 32)")
-    parser.add_argument("--batch-wait-timeout", type=float, default=0.01, metavar="SECONDS",
-                        help="longest a request waits for others to join its batch "
-                        "(default 0.01)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="where to listen (default: 127.0.0.1; any other host requires a token)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port (default 8000; 0: any free port)"
+    )
+    parser.add_argument(
+        "--executor",
+        default=None,
+        help="where replicas run: 'local' (default) or dask://host:port",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="the bearer token every request must "
+        "carry (generated and printed for a non-loopback host if not given)",
+    )
+    parser.add_argument(
+        "--name", default="model", help="the model's name in the URL (default: model)"
+    )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep reading the experiment and swap to a better checkpoint as one appears",
+    )
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=32,
+        help="most instances per batch and per request (default 32)",
+    )
+    parser.add_argument(
+        "--batch-wait-timeout",
+        type=float,
+        default=0.01,
+        metavar="SECONDS",
+        help="longest a request waits for others to join its batch (default 0.01)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -105,8 +133,10 @@ def main(args: argparse.Namespace) -> int:
             if served["metric"]:
                 print(f"  {served['metric']}: {served['score']}")
             print(f"  checkpoint: {served['checkpoint']}")
-            print(f"  replicas:   {len(handle.replicas)}"
-                  + (" (following the experiment)" if args.follow else ""))
+            print(
+                f"  replicas:   {len(handle.replicas)}"
+                + (" (following the experiment)" if args.follow else "")
+            )
             if handle.token is not None:
                 print(f"  token:      {handle.token}  (send 'Authorization: Bearer <token>')")
             print("Press Ctrl-C to stop.", flush=True)

@@ -46,17 +46,18 @@ def build_app(
     from starlette.routing import Route
 
     def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-        return Response(
-            _dumps({"error": message}), status, headers, media_type="application/json"
-        )
+        return Response(_dumps({"error": message}), status, headers, media_type="application/json")
 
     async def predict(request: Request) -> Response:
         started = time.perf_counter()
         status = 200
         try:
             if request.path_params["name"] != name:
-                raise RequestError(404, f"model {request.path_params['name']!r} is not served "
-                                   f"here; this server serves {name!r}")
+                raise RequestError(
+                    404,
+                    f"model {request.path_params['name']!r} is not served "
+                    f"here; this server serves {name!r}",
+                )
             instances = _instances(await _body(request), router.max_batch_size)
             if not instances:
                 body = b'{"predictions":[]}'
@@ -72,11 +73,17 @@ def build_app(
 
     async def model(request: Request) -> Response:
         if request.path_params["name"] == f"{name}:predict":
-            return error(405, f"GET {request.url.path}: predictions are asked for with POST",
-                         {"Allow": "POST"})
+            return error(
+                405,
+                f"GET {request.url.path}: predictions are asked for with POST",
+                {"Allow": "POST"},
+            )
         if request.path_params["name"] != name:
-            return error(404, f"model {request.path_params['name']!r} is not served here; "
-                         f"this server serves {name!r}")
+            return error(
+                404,
+                f"model {request.path_params['name']!r} is not served here; "
+                f"this server serves {name!r}",
+            )
         return Response(_dumps(describe()), media_type="application/json")
 
     async def models(request: Request) -> Response:
@@ -163,13 +170,15 @@ def _instances(body: bytes, max_batch_size: int) -> list[Any]:
         raise RequestError(400, f"the body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise RequestError(
-            400, f'the body is a JSON {type(payload).__name__}, but must be an object '
-            '{"instances": [...]}'
+            400,
+            f"the body is a JSON {type(payload).__name__}, but must be an object "
+            '{"instances": [...]}',
         )
     if "instances" not in payload:
         raise RequestError(
-            400, f'the body has no "instances" key (it has {sorted(payload)}), but must be '
-            '{"instances": [...]}'
+            400,
+            f'the body has no "instances" key (it has {sorted(payload)}), but must be '
+            '{"instances": [...]}',
         )
     instances = payload["instances"]
     if not isinstance(instances, list):
@@ -178,7 +187,8 @@ def _instances(body: bytes, max_batch_size: int) -> list[Any]:
         )
     if len(instances) > max_batch_size:
         raise RequestError(
-            413, f'"instances" has {len(instances)} items, but a request may hold at most '
-            f"{max_batch_size} (max_batch_size)"
+            413,
+            f'"instances" has {len(instances)} items, but a request may hold at most '
+            f"{max_batch_size} (max_batch_size)",
         )
     return instances

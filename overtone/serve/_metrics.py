@@ -70,7 +70,9 @@ class Metrics:
             "# TYPE overtone_serve_requests_total counter",
         ]
         for status in sorted(self.requests):
-            lines.append(f'overtone_serve_requests_total{{code="{status}"}} {self.requests[status]}')
+            lines.append(
+                f'overtone_serve_requests_total{{code="{status}"}} {self.requests[status]}'
+            )
         lines += [
             "# HELP overtone_serve_errors_total Prediction requests answered with an error.",
             "# TYPE overtone_serve_errors_total counter",

@@ -123,9 +123,7 @@ def from_checkpoint(checkpoint: Any, config: dict[str, Any] | None) -> Selection
             raise ValueError(f"checkpoint is {path!r}, but must be a checkpoint folder")
         checkpoint = Checkpoint(path)
     if not isinstance(checkpoint, Checkpoint):
-        raise TypeError(
-            f"checkpoint is {checkpoint!r}, but must be a tune.Checkpoint or a folder"
-        )
+        raise TypeError(f"checkpoint is {checkpoint!r}, but must be a tune.Checkpoint or a folder")
     trial_id = trial_name = None
     metrics: dict[str, Any] = {}
     if config is None:  # a trial's checkpoint: its config is in the trial's params.json

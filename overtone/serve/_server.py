@@ -68,8 +68,9 @@ def load_predictor(spec: Any) -> Any:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise ValueError(f"predictor is {spec!r}, but {module_name!r} cannot be imported: "
-                             f"{exc}") from exc
+            raise ValueError(
+                f"predictor is {spec!r}, but {module_name!r} cannot be imported: {exc}"
+            ) from exc
         try:
             spec_obj = module
             for part in attr.split("."):
@@ -332,8 +333,9 @@ def run(
         token = secrets.token_urlsafe(24)
     res = Resources.coerce({"cpu": 1} if resources is None else resources)
 
-    selection, follower = _resolve(checkpoint, config, result, metric, mode, follow,
-                                   startup_timeout_s)
+    selection, follower = _resolve(
+        checkpoint, config, result, metric, mode, follow, startup_timeout_s
+    )
     _import_http()
     import uvicorn
 
@@ -349,8 +351,10 @@ def run(
     try:
         the_executor = make_executor(executor)
         total = the_executor.total_resources()
-        if res.cpu > total.cpu + 1e-9 or res.gpu > total.gpu + 1e-9 or any(
-            v > total.custom.get(k, 0.0) + 1e-9 for k, v in res.custom.items()
+        if (
+            res.cpu > total.cpu + 1e-9
+            or res.gpu > total.gpu + 1e-9
+            or any(v > total.custom.get(k, 0.0) + 1e-9 for k, v in res.custom.items())
         ):
             raise ValueError(
                 f"resources is {res.to_dict()} per replica, but the executor has only "
@@ -373,19 +377,31 @@ def run(
                 supervisor_box[0].post(message)
 
         router = Router(
-            key, max_batch_size, float(batch_wait_timeout_s), float(request_timeout_s),
-            max_queued, metrics, notify,
+            key,
+            max_batch_size,
+            float(batch_wait_timeout_s),
+            float(request_timeout_s),
+            max_queued,
+            metrics,
+            notify,
         )
         handle._router = router
 
         def describe() -> dict[str, Any]:
-            return {**handle.serving, "replicas": router.describe(), "follow": handle._follow,
-                    "max_batch_size": max_batch_size}
+            return {
+                **handle.serving,
+                "replicas": router.describe(),
+                "follow": handle._follow,
+                "max_batch_size": max_batch_size,
+            }
 
         def health() -> tuple[bool, dict[str, Any]]:
             ready = sum(1 for r in router.describe() if r["state"] == "ready")
-            facts: dict[str, Any] = {"status": "ok" if ready else "unavailable",
-                                     "replicas_ready": ready, "replicas_wanted": replicas}
+            facts: dict[str, Any] = {
+                "status": "ok" if ready else "unavailable",
+                "replicas_ready": ready,
+                "replicas_wanted": replicas,
+            }
             if not ready and router.unavailable:
                 facts["reason"] = router.unavailable
             return bool(ready), facts
@@ -397,8 +413,14 @@ def run(
         app = build_app(router, name, metrics, token, describe, health, render)
         server = uvicorn.Server(
             uvicorn.Config(
-                app, lifespan="off", log_level="warning", access_log=False, loop="asyncio",
-                http="h11", timeout_graceful_shutdown=5, server_header=False,
+                app,
+                lifespan="off",
+                log_level="warning",
+                access_log=False,
+                loop="asyncio",
+                http="h11",
+                timeout_graceful_shutdown=5,
+                server_header=False,
             )
         )
         handle._server = server
@@ -435,15 +457,27 @@ def run(
                     task.cancel()
                 loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
-        handle._loop_thread = threading.Thread(target=loop_main, name="overtone-serve-http",
-                                               daemon=True)
+        handle._loop_thread = threading.Thread(
+            target=loop_main, name="overtone-serve-http", daemon=True
+        )
         handle._loop_thread.start()
         started.wait()
         if "error" in box:
             raise ServeError(f"the HTTP front could not start: {box['error']!r}")
         supervisor = Supervisor(
-            the_executor, predictor, selection, replicas, res, tuple(box["address"]), key,
-            handle._work_dir, router, loop, metrics, follower, float(follow_interval_s),
+            the_executor,
+            predictor,
+            selection,
+            replicas,
+            res,
+            tuple(box["address"]),
+            key,
+            handle._work_dir,
+            router,
+            loop,
+            metrics,
+            follower,
+            float(follow_interval_s),
         )
         supervisor_box.append(supervisor)
         handle._supervisor = supervisor
@@ -475,8 +509,11 @@ def _await_replicas(supervisor: Supervisor, want: int, timeout: float) -> None:
 
 
 def _check_int(label: str, value: Any, low: int, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-        high is not None and value > high
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
     ):
         rule = f">= {low}" if high is None else f"in {low}..{high}"
         raise ValueError(f"{label} is {value!r}, but must be an integer {rule}")
@@ -498,13 +535,18 @@ def _resolve(
         raise ValueError("checkpoint and result are both None, but one must say what to serve")
     source = result if result is not None else checkpoint
     experiment = _select.experiment_path_of(source)
+    deadline = time.monotonic() + startup_timeout_s
+    if follow and experiment is None and isinstance(source, (str, os.PathLike)):
+        # The experiment may not have written its state yet: wait for it.
+        while experiment is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            experiment = _select.experiment_path_of(source)
     if follow and experiment is None:
         raise ValueError(
             f"follow is True, but {source!r} is not an experiment (a folder with "
             "experiment_state.json, a ResultGrid or an ExperimentAnalysis) to follow"
         )
     if experiment is not None and not isinstance(source, Checkpoint):
-        deadline = time.monotonic() + startup_timeout_s
         while True:
             selection = _select.best_in_experiment(experiment, metric, mode)
             if selection is not None:
@@ -518,9 +560,15 @@ def _resolve(
                 )
             time.sleep(0.5)
         if config is not None:
-            selection = Selection(selection.checkpoint, dict(config), selection.trial_id,
-                                  selection.trial_name, selection.metrics, selection.metric,
-                                  selection.score)
+            selection = Selection(
+                selection.checkpoint,
+                dict(config),
+                selection.trial_id,
+                selection.trial_name,
+                selection.metrics,
+                selection.metric,
+                selection.score,
+            )
         if not follow:
             return selection, None
         follow_mode = mode

@@ -179,8 +179,11 @@ class Supervisor(threading.Thread):
                     self.consecutive_deaths = 0
                     self._call(self.router.set_unavailable, None)
         elif kind == "failed":
-            self._ended(replica, f"replica {replica_id} could not load the predictor:\n"
-                        + message[2], load_failure=True)
+            self._ended(
+                replica,
+                f"replica {replica_id} could not load the predictor:\n" + message[2],
+                load_failure=True,
+            )
         elif kind == "lost":
             self._ended(replica, message[2])
 
@@ -257,7 +260,9 @@ class Supervisor(threading.Thread):
             return
         self.fatal = f"no replica could load the predictor:\n{why}"
         last_line = why.strip().splitlines()[-1] if why.strip() else ""
-        self._call(self.router.set_unavailable, f"no replica could load the predictor: {last_line}")
+        self._call(
+            self.router.set_unavailable, f"no replica could load the predictor: {last_line}"
+        )
         self.changed.set()
 
     # -- keeping the replicas -------------------------------------------------------------
