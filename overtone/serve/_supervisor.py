@@ -195,10 +195,10 @@ class Supervisor(threading.Thread):
         if replica is None:
             return
         if isinstance(event, ErrorEvent):
+            lines = event.error.strip().splitlines() or ["(no details)"]
             self._ended(
                 replica,
-                f"replica {replica.replica_id} (pid {replica.pid}) failed: "
-                + event.error.strip().splitlines()[-1],
+                f"replica {self._name(replica)} failed: {lines[-1]}",
                 load_failure=replica.state == "starting",
                 details=event.error,
                 from_executor=True,
@@ -206,9 +206,15 @@ class Supervisor(threading.Thread):
         elif isinstance(event, DoneEvent):
             self._ended(
                 replica,
-                f"replica {replica.replica_id} (pid {replica.pid}) ended",
+                f"replica {self._name(replica)} ended",
                 from_executor=True,
             )
+
+    @staticmethod
+    def _name(replica: _Replica) -> str:
+        if replica.pid is None:
+            return replica.replica_id
+        return f"{replica.replica_id} (pid {replica.pid} on {replica.hostname})"
 
     def _ended(
         self,

@@ -169,7 +169,7 @@ def test_the_command_line_names_a_bad_experiment(tmp_path):
             sys.executable,
             "-m",
             "overtone.serve",
-            str(tmp_path),
+            str(tmp_path / "nowhere"),
             "--predictor",
             "sklearn",
             "--port",
