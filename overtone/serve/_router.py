@@ -133,25 +133,30 @@ class Router:
         self.queued_instances += len(instances)
         assert self._arrived is not None
         self._arrived.set()
+        # A timer, not wait_for: it costs no task per request.
+        timer = loop.call_later(self.request_timeout_s, self._expire, pending)
         try:
-            return await asyncio.wait_for(asyncio.shield(pending.future), self.request_timeout_s)
-        except asyncio.TimeoutError:
-            self._forget(pending)
-            raise RequestError(
-                503,
-                f"no replica answered within request_timeout_s={self.request_timeout_s:g} s "
-                f"({len(self._ready_links())} replicas ready, {self.queued_instances} "
-                "instances queued)",
-            ) from None
+            return await pending.future
+        finally:
+            timer.cancel()
 
-    def _forget(self, pending: _Pending) -> None:
+    def _expire(self, pending: _Pending) -> None:
+        if pending.future.done():
+            return
         try:
             self.queue.remove(pending)
             self.queued_instances -= len(pending.instances)
         except ValueError:
             pass  # in a batch already: its answer is dropped when it comes
-        if not pending.future.done():
-            pending.future.cancel()
+        _settle(
+            pending,
+            RequestError(
+                503,
+                f"no replica answered within request_timeout_s={self.request_timeout_s:g} s "
+                f"({len(self._ready_links())} replicas ready, {self.queued_instances} "
+                "instances queued)",
+            ),
+        )
 
     def _fail_queue(self, status: int, reason: str) -> None:
         while self.queue:

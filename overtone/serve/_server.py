@@ -220,8 +220,7 @@ class ServeHandle:
             self._server.should_exit = True
             self._http_done.wait(15.0)
         if self._supervisor is not None:
-            self._supervisor.stop()
-            self._supervisor.join(30.0)
+            self._supervisor.stop(30.0)
         if loop is not None and self._loop_thread is not None:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._closing.set)
@@ -348,6 +347,7 @@ def run(
     handle.port = http_sock.getsockname()[1]
     handle.url = f"http://{_url_host(host)}:{handle.port}"
     handle._follow = follower is not None
+    the_executor = None
     try:
         the_executor = make_executor(executor)
         total = the_executor.total_resources()
@@ -485,6 +485,9 @@ def run(
         _await_replicas(supervisor, replicas, startup_timeout_s)
     except BaseException:
         handle.stop()
+        if handle._supervisor is None and the_executor is not None:
+            with contextlib.suppress(Exception):
+                the_executor.shutdown()  # (the supervisor shuts it down once it runs)
         with contextlib.suppress(OSError):
             http_sock.close()
         raise

@@ -49,7 +49,7 @@ class _Replica:
     retired_at: float = 0.0
 
 
-class Supervisor(threading.Thread):
+class Supervisor:
     """Keeps ``replicas`` replicas of the current selection running on ``executor``."""
 
     def __init__(
@@ -68,7 +68,9 @@ class Supervisor(threading.Thread):
         follow: Callable[[Selection], Selection | None] | None,
         follow_interval_s: float,
     ) -> None:
-        super().__init__(name="overtone-serve-replicas", daemon=True)
+        self.thread = threading.Thread(
+            target=self.run, name="overtone-serve-replicas", daemon=True
+        )
         self.executor = executor
         self.predictor_blob = cloudpickle.dumps(predictor)
         self.selection = selection
@@ -101,8 +103,13 @@ class Supervisor(threading.Thread):
     def post(self, message: tuple[Any, ...]) -> None:
         self.inbox.put(message)
 
-    def stop(self) -> None:
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop the replicas and the executor; wait for that at most ``timeout`` s."""
         self._halt.set()
+        self.thread.join(timeout)
 
     def snapshot(self) -> tuple[Selection, int]:
         with self.lock:
@@ -198,7 +205,7 @@ class Supervisor(threading.Thread):
             lines = event.error.strip().splitlines() or ["(no details)"]
             self._ended(
                 replica,
-                f"replica {self._name(replica)} failed: {lines[-1]}",
+                f"replica {self._label(replica)} failed: {lines[-1]}",
                 load_failure=replica.state == "starting",
                 details=event.error,
                 from_executor=True,
@@ -206,12 +213,12 @@ class Supervisor(threading.Thread):
         elif isinstance(event, DoneEvent):
             self._ended(
                 replica,
-                f"replica {self._name(replica)} ended",
+                f"replica {self._label(replica)} ended",
                 from_executor=True,
             )
 
     @staticmethod
-    def _name(replica: _Replica) -> str:
+    def _label(replica: _Replica) -> str:
         if replica.pid is None:
             return replica.replica_id
         return f"{replica.replica_id} (pid {replica.pid} on {replica.hostname})"

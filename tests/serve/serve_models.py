@@ -81,3 +81,12 @@ class BrokenPredictor:
 
     def predict(self, instances: list[Any]) -> list[Any]:
         return instances
+
+
+class SleepyVersionPredictor(VersionPredictor):
+    """Sleeps a second on the instance "sleep"."""
+
+    def predict(self, instances: list[Any]) -> list[int]:
+        if "sleep" in instances:
+            time.sleep(1.0)
+        return super().predict(instances)

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_models import AsyncVersionPredictor, BrokenPredictor, VersionPredictor
+from serve_models import (
+    AsyncVersionPredictor,
+    BrokenPredictor,
+    SleepyVersionPredictor,
+    VersionPredictor,
+)
 
 from overtone import serve
 from overtone.executors import LocalExecutor
@@ -67,6 +72,26 @@ def test_a_given_token_is_checked_on_loopback_too(versions_experiment):
         answer = httpx.get(f"{handle.url}/healthz", headers={"Authorization": "Bearer s3cret"})
         assert answer.status_code == 200
         assert handle.predict([[0]]) == [3]
+
+
+def test_replicas_get_their_gpus_and_late_answers_become_503s(versions_experiment):
+    with serve.run(
+        SleepyVersionPredictor,
+        result=versions_experiment,
+        replicas=2,
+        resources={"cpu": 0.5, "gpu": 1},
+        port=0,
+        request_timeout_s=0.3,
+        executor=LocalExecutor(num_cpus=2, num_gpus=2),  # pretend GPUs: placement only
+    ) as handle:
+        devices = sorted(r["cuda_visible_devices"] for r in handle.replicas)
+        assert devices == ["0", "1"]  # each replica sees its own GPU, as a trial would
+        answer = httpx.post(handle.predict_url, json={"instances": ["sleep"]})
+        assert answer.status_code == 503
+        assert "no replica answered within request_timeout_s=0.3 s" in answer.json()["error"]
+        assert answer.headers["retry-after"] == "1"
+        answer = httpx.post(handle.predict_url, json={"instances": [[1]]})
+        assert answer.status_code == 200 and answer.json() == {"predictions": [3]}
 
 
 def test_a_predictor_that_cannot_load_fails_the_start(versions_experiment):
