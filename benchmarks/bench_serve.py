@@ -169,15 +169,40 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.stdout.close()
 
 
-def _measure(url: str, args: argparse.Namespace) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (the front and its replicas)."""
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        return float("nan")
+    return total
+
+
+def _measure(proc: subprocess.Popen, url: str, args: argparse.Namespace) -> dict:
+    cpu_before = _cpu_seconds(proc.pid)
     out = subprocess.run(
         [sys.executable, str(HERE), "--load", url, str(args.requests), str(args.clients),
          str(args.warmup)],
         capture_output=True, text=True, check=False,
     )
+    cpu = _cpu_seconds(proc.pid) - cpu_before
     if out.returncode != 0:
         return {"error": out.stderr[-2000:]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    # The server's CPU per request, warm-up included: steadier than wall time on a busy box.
+    result["server_cpu_ms"] = 1000 * cpu / (args.requests + args.warmup)
+    return result
 
 
 def main() -> None:
@@ -224,13 +249,14 @@ def main() -> None:
             for name, argv in variants.items():
                 proc, url = _start(argv, work)
                 try:
-                    result = _measure(url, args)
+                    result = _measure(proc, url, args)
                 finally:
                     _stop(proc)
                 runs[name].append(result)
                 print(f"  rep {rep + 1} {name:17s} {json.dumps(result)}", flush=True)
         print()
-        print(f"{'variant':18s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}")
+        print(f"{'variant':18s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s} "
+              f"{'server CPU ms/req':>18s}")
         medians = {}
         for name, results in runs.items():
             good = [r for r in results if "error" not in r]
@@ -238,11 +264,11 @@ def main() -> None:
                 print(f"{name:18s} ERROR: {results[0]['error'][-300:]}")
                 continue
             m = {k: statistics.median(r[k] for r in good) for k in
-                 ("throughput", "p50_ms", "p99_ms")}
+                 ("throughput", "p50_ms", "p99_ms", "server_cpu_ms")}
             m["errors"] = sum(r["errors"] for r in good)
             medians[name] = m
             print(f"{name:18s} {m['throughput']:9.0f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f} "
-                  f"{m['errors']:7d}")
+                  f"{m['errors']:7d} {m['server_cpu_ms']:18.3f}")
         if "bare" in medians and "overtone" in medians:
             bare, ours = medians["bare"], medians["overtone"]
             ratio = ours["throughput"] / bare["throughput"]
