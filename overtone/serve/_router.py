@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import os
 import pickle
 import time
@@ -27,6 +28,7 @@ from overtone.serve import _protocol as proto
 from overtone.serve._metrics import Metrics
 
 _MIN_QUIET_S = 0.0002
+logger = logging.getLogger("overtone.serve")
 
 
 class RequestError(Exception):
@@ -174,6 +176,16 @@ class Router:
         return None
 
     async def _dispatch_forever(self) -> None:
+        while True:
+            try:
+                await self._dispatch()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a bug here must not stop all serving
+                logger.exception("overtone serve: the batcher failed; it starts again")
+                await asyncio.sleep(0.01)
+
+    async def _dispatch(self) -> None:
         assert self._arrived is not None and self._freed is not None
         while True:
             while not self.queue:
@@ -352,6 +364,13 @@ class Router:
         except asyncio.CancelledError:
             writer.close()
             raise
+        except Exception as exc:  # noqa: BLE001 - a garbled message: the replica is lost
+            if link is not None and link.state != "gone":
+                self._lost(
+                    link, f"replica {link.replica_id} (pid {link.pid}) sent garbage: {exc!r}"
+                )
+            else:
+                writer.close()
 
     def _on_message(self, link: _Link, message: tuple[Any, ...]) -> None:
         kind = message[0]

@@ -95,6 +95,7 @@ class Supervisor:
         self.fatal: str | None = None  # set when no replica of the first checkpoint loads
         self.changed = threading.Event()  # set on every readiness or failure (for waiters)
         self._selections = {1: selection}
+        self._rejected: set[str] = set()  # checkpoints that no replica could load
         self._halt = threading.Event()
         self._count = 0
         self._next_follow = time.monotonic() + follow_interval_s
@@ -266,8 +267,11 @@ class Supervisor:
         ):
             # A swap failed: keep serving the old checkpoint, and do not try this one again.
             logger.warning("overtone serve: the swap to a new checkpoint failed:\n%s", why)
+            self._rejected.add(self.selection.checkpoint.path)
             with self.lock:
-                self.generation = max(r.generation for r in self.replicas.values())
+                self.generation = max(
+                    r.generation for r in self.replicas.values() if r.generation < self.generation
+                )
                 self.selection = self._selections[self.generation]
             self.load_failures = 0
             return
@@ -367,7 +371,7 @@ class Supervisor:
         except Exception as exc:  # noqa: BLE001 - a half-written experiment: try again later
             logger.debug("overtone serve: cannot read the experiment now: %s", exc)
             return
-        if better is None:
+        if better is None or better.checkpoint.path in self._rejected:
             return
         logger.warning(
             "overtone serve: swapping to a better checkpoint: %s (trial %s, %s=%s)",

@@ -40,23 +40,26 @@ class IrisPredictor(SklearnPredictor):
         return super().predict(instances)
 
 
-def _save_version(version: int) -> tune.Checkpoint:
+def _save_version(version: int, broken: bool = False) -> tune.Checkpoint:
     folder = tempfile.mkdtemp()
-    with open(os.path.join(folder, "version.json"), "w") as f:
+    name = "garbage.txt" if broken else "version.json"  # a broken one cannot be loaded
+    with open(os.path.join(folder, name), "w") as f:
         json.dump({"version": version}, f)
     return tune.Checkpoint.from_directory(folder)
 
 
 def train_versions(config: dict[str, Any]) -> None:
     """Reports score = version for versions 1..config["versions"]; each checkpoint holds its
-    version. With config["gate"], waits for that file before reporting versions after 1."""
+    version. With config["gate"], waits for that file before reporting versions after 1.
+    Checkpoints from config["broken_from"] on hold no version.json."""
     for version in range(1, config["versions"] + 1):
         if version > 1 and config.get("gate"):
             deadline = time.monotonic() + 60
             while not os.path.exists(config["gate"]) and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(config.get("pause", 0.0))
-        tune.report({"score": version}, checkpoint=_save_version(version))
+        broken = version >= config.get("broken_from", version + 1)
+        tune.report({"score": version}, checkpoint=_save_version(version, broken))
 
 
 class VersionPredictor:

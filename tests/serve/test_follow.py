@@ -3,6 +3,7 @@ without failing a request."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -15,16 +16,12 @@ from overtone import serve, tune
 from overtone.executors import LocalExecutor
 
 
-def test_follow_swaps_to_better_checkpoints_without_failed_requests(tmp_path):
-    gate = tmp_path / "go"
-    experiment = tmp_path / "results" / "running"
-    finished: dict[str, Any] = {}
-
+def _start_experiment(tmp_path, finished: dict[str, Any], **config: Any) -> threading.Thread:
     def experiment_thread() -> None:
         try:
             finished["analysis"] = tune.run(
                 train_versions,
-                config={"versions": 3, "gate": str(gate), "pause": 1.0},
+                config={"gate": str(tmp_path / "go"), **config},
                 metric="score",
                 mode="max",
                 storage_path=str(tmp_path / "results"),
@@ -37,6 +34,14 @@ def test_follow_swaps_to_better_checkpoints_without_failed_requests(tmp_path):
 
     runner = threading.Thread(target=experiment_thread)
     runner.start()
+    return runner
+
+
+def test_follow_swaps_to_better_checkpoints_without_failed_requests(tmp_path):
+    gate = tmp_path / "go"
+    experiment = tmp_path / "results" / "running"
+    finished: dict[str, Any] = {}
+    runner = _start_experiment(tmp_path, finished, versions=3, pause=1.0)
     handle = None
     try:
         handle = serve.run(
@@ -99,6 +104,51 @@ def test_follow_swaps_to_better_checkpoints_without_failed_requests(tmp_path):
         assert 'code="200"' in text and 'code="5' not in text
     finally:
         gate.touch()
+        if handle is not None:
+            handle.stop()
+        runner.join(60)
+
+
+def test_a_better_checkpoint_that_cannot_load_leaves_the_old_one_serving(tmp_path):
+    finished: dict[str, Any] = {}
+    runner = _start_experiment(tmp_path, finished, versions=2, broken_from=2)
+    handle = None
+    try:
+        handle = serve.run(
+            VersionPredictor,
+            result=str(tmp_path / "results" / "running"),
+            replicas=2,
+            port=0,
+            follow=True,
+            follow_interval_s=0.2,
+            startup_timeout_s=60,
+            executor=LocalExecutor(num_cpus=2, num_gpus=0),
+        )
+        (tmp_path / "go").touch()  # version 2 comes, better but broken
+        answers: Counter[Any] = Counter()
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=30) as http:
+            while time.monotonic() < deadline:
+                answer = http.post(handle.predict_url, json={"instances": [[0]]})
+                answers[answer.status_code, answer.text] += 1
+                text = http.get(f"{handle.url}/metrics").text
+                deaths = float(
+                    re.search(
+                        r"^overtone_serve_replica_deaths_total (\S+)$", text, re.MULTILINE
+                    ).group(1)
+                )
+                ready = [r for r in handle.replicas if r["state"] == "ready"]
+                if deaths >= 3 and len(ready) == 2:
+                    break
+        assert deaths >= 3  # three replicas tried version 2, then the swap was given up
+        assert set(answers) == {(200, '{"predictions":[1]}')}
+        serving = handle.serving
+        assert serving["score"] == 1 and serving["generation"] == 1
+        assert {r["generation"] for r in handle.replicas} == {1}
+        time.sleep(1.0)  # it does not try the broken checkpoint again
+        assert handle.serving["generation"] == 1
+    finally:
+        (tmp_path / "go").touch()
         if handle is not None:
             handle.stop()
         runner.join(60)
