@@ -166,7 +166,8 @@ class ServeHandle:
     @property
     def serving(self) -> dict[str, Any]:
         """The trial, config, metrics and checkpoint served now, and their generation."""
-        assert self._supervisor is not None
+        if self._supervisor is None:
+            raise RuntimeError("the service has not started")
         selection, generation = self._supervisor.snapshot()
         return {"name": self.name, "generation": generation, **selection.describe()}
 
@@ -222,8 +223,10 @@ class ServeHandle:
         if self._supervisor is not None:
             self._supervisor.stop(30.0)
         if loop is not None and self._loop_thread is not None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._closing.set)
+            closing = getattr(self, "_closing", None)
+            if closing is not None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(closing.set)
             self._loop_thread.join(15.0)
             if not self._loop_thread.is_alive():
                 loop.close()
@@ -360,6 +363,21 @@ def run(
                 f"resources is {res.to_dict()} per replica, but the executor has only "
                 f"{total.to_dict()} in all"
             )
+        short = [
+            f"{k} {replicas * v:g} > {have:g}"
+            for k, v, have in (
+                ("cpu", res.cpu, total.cpu),
+                ("gpu", res.gpu, total.gpu),
+                *((k, v, total.custom.get(k, 0.0)) for k, v in res.custom.items()),
+            )
+            if replicas * v > have + 1e-9
+        ]
+        if short:
+            raise ValueError(
+                f"replicas is {replicas} with resources {res.to_dict()} each, but the "
+                f"executor has only {total.to_dict()} in all ({', '.join(short)}): ask for "
+                "fewer replicas or less per replica, e.g. resources={'cpu': 0.5}"
+            )
         if work_dir is None:
             handle._work_dir = tempfile.mkdtemp(prefix="overtone-serve-")
             handle._remove_work_dir = True
@@ -408,7 +426,8 @@ def run(
 
         def render() -> str:
             ready = sum(1 for r in router.describe() if r["state"] == "ready")
-            return metrics.render(ready, router.queued_instances, supervisor_box[0].generation)
+            generation = supervisor_box[0].generation if supervisor_box else 1
+            return metrics.render(ready, router.queued_instances, generation)
 
         app = build_app(router, name, metrics, token, describe, health, render)
         server = uvicorn.Server(

@@ -116,6 +116,7 @@ def test_a_predictor_that_cannot_load_fails_the_start(versions_experiment):
         ({"port": 70000}, "port is 70000"),
         ({"name": "a/b"}, "name is 'a/b'"),
         ({"resources": {"cpu": 64}}, "but the executor has only"),
+        ({"replicas": 3}, "replicas is 3 with resources {'cpu': 1, 'gpu': 0} each"),
         ({"checkpoint": "/nonexistent/checkpoint"}, "checkpoint and result are both given"),
     ],
 )
