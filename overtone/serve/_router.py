@@ -2,8 +2,9 @@
 
 Requests wait in one queue. A batch leaves when a replica is free and the batch is full
 (``max_batch_size`` instances), or its oldest request waited ``batch_wait_timeout_s``, or no
-request came for a short quiet gap (a few times the recent gap between arrivals: a burst of
-requests is over, waiting longer would only add latency). A request is never split.
+request came for a short quiet gap: twice the recent gap between requests that arrived while
+others waited (at least 0.2 ms). Then a burst is over and waiting longer would only add
+latency; a lone client, which waits for each answer, waits 0.2 ms. A request is never split.
 
 Each replica holds at most one batch. If it dies with a batch, every request of that batch
 goes back to the head of the queue once; a request whose replica dies a second time is
@@ -90,7 +91,7 @@ class Router:
         self._arrived: asyncio.Event | None = None
         self._freed: asyncio.Event | None = None
         self._last_arrival = 0.0
-        self._gap_ewma = 0.001
+        self._gap_ewma = 0.0
         self._next_batch = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -126,9 +127,12 @@ class Router:
             )
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        gap = now - self._last_arrival
-        if gap < self.batch_wait_timeout_s:
-            self._gap_ewma += 0.2 * (gap - self._gap_ewma)
+        if self.queue:
+            # Gaps between requests that could share a batch: one arriving to an empty
+            # queue (a lone client waiting for each answer) says nothing about bursts.
+            self._gap_ewma += 0.2 * (
+                min(now - self._last_arrival, self.batch_wait_timeout_s) - self._gap_ewma
+            )
         self._last_arrival = now
         pending = _Pending(instances, loop.create_future(), now)
         self.queue.append(pending)
@@ -204,7 +208,7 @@ class Router:
     async def _fill(self) -> None:
         """Wait while the batch grows (see the module's docstring for when it leaves)."""
         assert self._arrived is not None
-        quiet = min(self.batch_wait_timeout_s, max(_MIN_QUIET_S, 3 * self._gap_ewma))
+        quiet = min(self.batch_wait_timeout_s, max(_MIN_QUIET_S, 2 * self._gap_ewma))
         while self.queue and self.queued_instances < self.max_batch_size:
             now = time.monotonic()
             deadline = min(
