@@ -98,6 +98,29 @@ def main(args: argparse.Namespace) -> int:
         if is_experiment_dir(args.experiment_path)
         else {"checkpoint": args.experiment_path}
     )
+    try:
+        handle = serve.run(
+            predictor,
+            **source,
+            metric=args.metric,
+            mode=args.mode,
+            replicas=args.replicas,
+            resources={"cpu": args.cpus, "gpu": args.gpus},
+            host=args.host,
+            port=args.port,
+            executor=args.executor,
+            name=args.name,
+            max_batch_size=args.max_batch_size,
+            batch_wait_timeout_s=args.batch_wait_timeout,
+            token=args.token,
+            follow=args.follow,
+        )
+    except (ValueError, TypeError, OSError, serve.ServeError) as exc:
+        print(f"overtone serve: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # during the start: run() has cleaned up
+        print("Interrupted.", file=sys.stderr)
+        return 130
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -105,26 +128,6 @@ def main(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        try:
-            handle = serve.run(
-                predictor,
-                **source,
-                metric=args.metric,
-                mode=args.mode,
-                replicas=args.replicas,
-                resources={"cpu": args.cpus, "gpu": args.gpus},
-                host=args.host,
-                port=args.port,
-                executor=args.executor,
-                name=args.name,
-                max_batch_size=args.max_batch_size,
-                batch_wait_timeout_s=args.batch_wait_timeout,
-                token=args.token,
-                follow=args.follow,
-            )
-        except (ValueError, TypeError, OSError, serve.ServeError) as exc:
-            print(f"overtone serve: error: {exc}", file=sys.stderr)
-            return 2
         try:
             served = handle.serving
             print(f"Serving {handle.predict_url}", flush=True)
