@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve()
 
-BARE_APP = r'''
+BARE_APP = r"""
 import os, pickle, sys
 import numpy as np
 import uvicorn
@@ -65,7 +65,7 @@ import socket
 sock = socket.socket(); sock.bind(("127.0.0.1", 0)); sock.listen(2048)
 print(f"Serving http://127.0.0.1:{sock.getsockname()[1]}/v1/models/model:predict", flush=True)
 server.run(sockets=[sock])
-'''
+"""
 
 
 def train(config: dict) -> None:
@@ -140,7 +140,11 @@ async def _load(url: str, total: int, clients: int, warmup: int) -> dict:
 
 def _start(argv: list[str], cwd: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=cwd,
         start_new_session=True,
     )
     deadline = time.monotonic() + 180
@@ -192,9 +196,18 @@ def _cpu_seconds(pid: int) -> float:
 def _measure(proc: subprocess.Popen, url: str, args: argparse.Namespace) -> dict:
     cpu_before = _cpu_seconds(proc.pid)
     out = subprocess.run(
-        [sys.executable, str(HERE), "--load", url, str(args.requests), str(args.clients),
-         str(args.warmup)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(HERE),
+            "--load",
+            url,
+            str(args.requests),
+            str(args.clients),
+            str(args.warmup),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     cpu = _cpu_seconds(proc.pid) - cpu_before
     if out.returncode != 0:
@@ -227,8 +240,13 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="bench-serve-")
     try:
         analysis = tune.run(
-            train, config={"C": tune.grid_search([0.1, 1.0])}, metric="acc", mode="max",
-            storage_path=work, name="iris", verbose=0,
+            train,
+            config={"C": tune.grid_search([0.1, 1.0])},
+            metric="acc",
+            mode="max",
+            storage_path=work,
+            name="iris",
+            verbose=0,
         )
         best = analysis.get_best_trial("acc", "max")
         checkpoint = analysis.get_best_checkpoint(best, "acc", "max").path
@@ -236,15 +254,28 @@ def main() -> None:
         Path(app_file).write_text(BARE_APP)
         variants = {
             "bare": [sys.executable, app_file, checkpoint],
-            "overtone": [sys.executable, "-m", "overtone.serve", analysis.experiment_path,
-                         "--predictor", "sklearn", "--replicas", "2", "--port", "0"],
+            "overtone": [
+                sys.executable,
+                "-m",
+                "overtone.serve",
+                analysis.experiment_path,
+                "--predictor",
+                "sklearn",
+                "--replicas",
+                "2",
+                "--port",
+                "0",
+            ],
         }
         if args.all:
             variants["overtone-nobatch"] = variants["overtone"] + ["--max-batch-size", "1"]
         runs: dict[str, list[dict]] = {name: [] for name in variants}
-        print(f"{args.requests} single-instance requests from {args.clients} clients "
-              f"(+{args.warmup} warm-up), {args.reps} repetition(s); CPUs: {os.cpu_count()}; "
-              f"load average: {os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"{args.requests} single-instance requests from {args.clients} clients "
+            f"(+{args.warmup} warm-up), {args.reps} repetition(s); CPUs: {os.cpu_count()}; "
+            f"load average: {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         for rep in range(args.reps):
             for name, argv in variants.items():
                 proc, url = _start(argv, work)
@@ -255,29 +286,39 @@ def main() -> None:
                 runs[name].append(result)
                 print(f"  rep {rep + 1} {name:17s} {json.dumps(result)}", flush=True)
         print()
-        print(f"{'variant':18s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s} "
-              f"{'server CPU ms/req':>18s}")
+        print(
+            f"{'variant':18s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s} "
+            f"{'server CPU ms/req':>18s}"
+        )
         medians = {}
         for name, results in runs.items():
             good = [r for r in results if "error" not in r]
             if not good:
                 print(f"{name:18s} ERROR: {results[0]['error'][-300:]}")
                 continue
-            m = {k: statistics.median(r[k] for r in good) for k in
-                 ("throughput", "p50_ms", "p99_ms", "server_cpu_ms")}
+            m = {
+                k: statistics.median(r[k] for r in good)
+                for k in ("throughput", "p50_ms", "p99_ms", "server_cpu_ms")
+            }
             m["errors"] = sum(r["errors"] for r in good)
             medians[name] = m
-            print(f"{name:18s} {m['throughput']:9.0f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f} "
-                  f"{m['errors']:7d} {m['server_cpu_ms']:18.3f}")
+            print(
+                f"{name:18s} {m['throughput']:9.0f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f} "
+                f"{m['errors']:7d} {m['server_cpu_ms']:18.3f}"
+            )
         if "bare" in medians and "overtone" in medians:
             bare, ours = medians["bare"], medians["overtone"]
             ratio = ours["throughput"] / bare["throughput"]
             p99 = ours["p99_ms"] / bare["p99_ms"]
             print()
-            print(f"throughput: overtone / bare = {ratio:.2f} (target >= 0.7) "
-                  f"{'ok' if ratio >= 0.7 else 'MISS'}")
-            print(f"p99:        overtone / bare = {p99:.2f} (target <= 2.0) "
-                  f"{'ok' if p99 <= 2.0 else 'MISS'}")
+            print(
+                f"throughput: overtone / bare = {ratio:.2f} (target >= 0.7) "
+                f"{'ok' if ratio >= 0.7 else 'MISS'}"
+            )
+            print(
+                f"p99:        overtone / bare = {p99:.2f} (target <= 2.0) "
+                f"{'ok' if p99 <= 2.0 else 'MISS'}"
+            )
             if ours["errors"] or bare["errors"]:
                 print("MISS: some requests failed")
     finally:
