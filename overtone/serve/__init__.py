@@ -15,7 +15,8 @@ The same from a shell: ``overtone serve EXPERIMENT_PATH --predictor module:Class
 
 from __future__ import annotations
 
+from overtone.serve._handle import ServeError, ServeHandle
 from overtone.serve._predictors import Predictor, SklearnPredictor
-from overtone.serve._server import ServeError, ServeHandle, run
+from overtone.serve._server import run
 
 __all__ = ["Predictor", "ServeError", "ServeHandle", "SklearnPredictor", "run"]

@@ -7,8 +7,10 @@ Any class with ``__init__(self, checkpoint, config)`` and ``predict(self, instan
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
+import sys
 from typing import Any
 
 from overtone.checkpoint import Checkpoint
@@ -68,3 +70,34 @@ class SklearnPredictor(Predictor):
         import numpy as np
 
         return self._predict(np.asarray(instances))
+
+
+def load_predictor(spec: Any) -> Any:
+    """A predictor class, from itself or from ``"module:Class"`` (or ``module.Class``)."""
+    if isinstance(spec, str):
+        module_name, sep, attr = spec.partition(":")
+        if not sep:
+            module_name, _, attr = spec.rpartition(".")
+        if not module_name or not attr:
+            raise ValueError(f"predictor is {spec!r}, but must be 'module:Class'")
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's own modules
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(
+                f"predictor is {spec!r}, but {module_name!r} cannot be imported: {exc}"
+            ) from exc
+        try:
+            spec_obj = module
+            for part in attr.split("."):
+                spec_obj = getattr(spec_obj, part)
+        except AttributeError:
+            raise ValueError(f"predictor is {spec!r}, but {module_name} has no {attr!r}") from None
+        spec = spec_obj
+    if not callable(spec) or not callable(getattr(spec, "predict", None)):
+        raise TypeError(
+            f"predictor is {spec!r}, but must be a class with __init__(self, checkpoint, "
+            "config) and predict(self, instances)"
+        )
+    return spec

@@ -11,10 +11,12 @@ import json
 import math
 import numbers
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from overtone.checkpoint import Checkpoint
+from overtone.serve._handle import ServeError
 
 _STATE_FILE = "experiment_state.json"
 
@@ -157,3 +159,73 @@ def from_result(result: Any, metric: str | None, mode: str | None) -> Selection:
     return Selection(
         checkpoint, config, trial_id, os.path.basename(result.path), metrics, metric, score
     )
+
+
+def resolve(
+    checkpoint: Any,
+    config: dict[str, Any] | None,
+    result: Any,
+    metric: str | None,
+    mode: str | None,
+    follow: bool,
+    startup_timeout_s: float,
+) -> tuple[Selection, Any]:
+    """The first checkpoint to serve, and in follow mode the function that finds better."""
+    if checkpoint is not None and result is not None:
+        raise ValueError("checkpoint and result are both given, but only one may be")
+    if checkpoint is None and result is None:
+        raise ValueError("checkpoint and result are both None, but one must say what to serve")
+    source = result if result is not None else checkpoint
+    experiment = experiment_path_of(source)
+    deadline = time.monotonic() + startup_timeout_s
+    if follow and experiment is None and isinstance(source, (str, os.PathLike)):
+        # The experiment may not have written its state yet: wait for it.
+        while experiment is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            experiment = experiment_path_of(source)
+    if follow and experiment is None:
+        raise ValueError(
+            f"follow is True, but {source!r} is not an experiment (a folder with "
+            "experiment_state.json, a ResultGrid or an ExperimentAnalysis) to follow"
+        )
+    if experiment is not None and not isinstance(source, Checkpoint):
+        while True:
+            selection = best_in_experiment(experiment, metric, mode)
+            if selection is not None:
+                break
+            if not follow:
+                raise ValueError(f"the experiment {experiment} kept no checkpoint to serve")
+            if time.monotonic() >= deadline:
+                raise ServeError(
+                    f"the experiment {experiment} kept no checkpoint within "
+                    f"startup_timeout_s={startup_timeout_s:g} s"
+                )
+            time.sleep(0.5)
+        if config is not None:
+            selection = Selection(
+                selection.checkpoint,
+                dict(config),
+                selection.trial_id,
+                selection.trial_name,
+                selection.metrics,
+                selection.metric,
+                selection.score,
+            )
+        if not follow:
+            return selection, None
+        follow_mode = mode
+        if follow_mode is None:
+            from overtone.analysis import load_experiment_state
+
+            follow_mode = load_experiment_state(experiment).get("mode") or "max"
+
+        def better(current: Selection) -> Selection | None:
+            found = best_in_experiment(experiment, metric, mode)
+            if found is not None and found.better_than(current, follow_mode):
+                return found
+            return None
+
+        return selection, better
+    if hasattr(source, "best_checkpoints") and hasattr(source, "path"):
+        return from_result(source, metric, mode), None
+    return from_checkpoint(source, config), None

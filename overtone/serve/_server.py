@@ -4,34 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import ipaddress
-import json
 import logging
 import os
 import secrets
-import shutil
 import socket
-import sys
 import tempfile
 import threading
 import time
 from typing import Any
 
-from overtone._errors import TuneError
 from overtone._trial import Resources
-from overtone.checkpoint import Checkpoint
 from overtone.serve import _select
+from overtone.serve._handle import ServeError, ServeHandle
 from overtone.serve._metrics import Metrics
-from overtone.serve._router import RequestError, Router
-from overtone.serve._select import Selection
+from overtone.serve._predictors import load_predictor
+from overtone.serve._router import Router
 from overtone.serve._supervisor import Supervisor
 
 logger = logging.getLogger("overtone.serve")
-
-
-class ServeError(TuneError):
-    """The service could not start: no replica loaded the predictor, or none started."""
 
 
 def _import_http() -> tuple[Any, Any]:
@@ -53,37 +44,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def load_predictor(spec: Any) -> Any:
-    """A predictor class, from itself or from ``"module:Class"`` (or ``module.Class``)."""
-    if isinstance(spec, str):
-        module_name, sep, attr = spec.partition(":")
-        if not sep:
-            module_name, _, attr = spec.rpartition(".")
-        if not module_name or not attr:
-            raise ValueError(f"predictor is {spec!r}, but must be 'module:Class'")
-        if "" not in sys.path and os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())  # as `python -m` does: the user's own modules
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ValueError(
-                f"predictor is {spec!r}, but {module_name!r} cannot be imported: {exc}"
-            ) from exc
-        try:
-            spec_obj = module
-            for part in attr.split("."):
-                spec_obj = getattr(spec_obj, part)
-        except AttributeError:
-            raise ValueError(f"predictor is {spec!r}, but {module_name} has no {attr!r}") from None
-        spec = spec_obj
-    if not callable(spec) or not callable(getattr(spec, "predict", None)):
-        raise TypeError(
-            f"predictor is {spec!r}, but must be a class with __init__(self, checkpoint, "
-            "config) and predict(self, instances)"
-        )
-    return spec
 
 
 def _replica_host(executor: Any) -> str:
@@ -129,118 +89,6 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::"):
         return "127.0.0.1" if host == "0.0.0.0" else "[::1]"
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-class ServeHandle:
-    """A running service: its URL, an in-process client, and ``stop()``.
-
-    Attributes:
-        url: ``http://host:port`` (with port 0 asked, the port given by the system).
-        name: the model's name in the routes (``/v1/models/<name>:predict``).
-        token: the token every request must carry (None on loopback without one).
-    """
-
-    def __init__(self) -> None:
-        self.url = ""
-        self.name = ""
-        self.token: str | None = None
-        self.host = ""
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
-        self._server: Any = None
-        self._router: Router | None = None
-        self._supervisor: Supervisor | None = None
-        self._work_dir: str | None = None
-        self._remove_work_dir = False
-        self._stopped = False
-        self._lock = threading.Lock()
-        self._follow = False
-        self._http_done = threading.Event()
-        self._closing: asyncio.Event
-
-    @property
-    def predict_url(self) -> str:
-        return f"{self.url}/v1/models/{self.name}:predict"
-
-    @property
-    def serving(self) -> dict[str, Any]:
-        """The trial, config, metrics and checkpoint served now, and their generation."""
-        if self._supervisor is None:
-            raise RuntimeError("the service has not started")
-        selection, generation = self._supervisor.snapshot()
-        return {"name": self.name, "generation": generation, **selection.describe()}
-
-    @property
-    def replicas(self) -> list[dict[str, Any]]:
-        """The replicas now: id, generation, state, pid, host and whether it holds a batch."""
-        if self._stopped or self._loop is None or self._router is None:
-            return []
-
-        async def read() -> list[dict[str, Any]]:
-            assert self._router is not None
-            return self._router.describe()
-
-        return asyncio.run_coroutine_threadsafe(read(), self._loop).result(10.0)
-
-    def predict(self, instances: list[Any], timeout: float | None = None) -> list[Any]:
-        """Predictions for ``instances``, through the same batches as HTTP requests.
-
-        Raises:
-            RuntimeError: with the message an HTTP client would get, if the request fails.
-        """
-        if self._stopped or self._loop is None or self._router is None:
-            raise RuntimeError("the service is stopped")
-        if not isinstance(instances, list):
-            raise TypeError(f"instances is {type(instances).__name__}, but must be a list")
-        router = self._router
-        if len(instances) > router.max_batch_size:
-            raise ValueError(
-                f"instances has {len(instances)} items, but a request may hold at most "
-                f"{router.max_batch_size} (max_batch_size)"
-            )
-        if not instances:
-            return []
-        future = asyncio.run_coroutine_threadsafe(router.predict(instances), self._loop)
-        try:
-            body = future.result(timeout)
-        except RequestError as exc:
-            raise RuntimeError(f"prediction failed ({exc.status}): {exc.message}") from None
-        return list(json.loads(body))
-
-    def stop(self) -> None:
-        """Stop serving: answer what is in flight, then end the replicas and the server."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        loop = self._loop
-        # First the HTTP server (it answers what is in flight), then the replicas (each
-        # finishes its batch), then the router and the event loop.
-        if self._server is not None:
-            self._server.should_exit = True
-            self._http_done.wait(15.0)
-        if self._supervisor is not None:
-            self._supervisor.stop(30.0)
-        if loop is not None and self._loop_thread is not None:
-            closing = getattr(self, "_closing", None)
-            if closing is not None:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(closing.set)
-            self._loop_thread.join(15.0)
-            if not self._loop_thread.is_alive():
-                loop.close()
-        if self._remove_work_dir and self._work_dir:
-            shutil.rmtree(self._work_dir, ignore_errors=True)
-
-    def __enter__(self) -> ServeHandle:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"ServeHandle(url={self.url!r}, name={self.name!r})"
 
 
 def run(
@@ -335,7 +183,7 @@ def run(
         token = secrets.token_urlsafe(24)
     res = Resources.coerce({"cpu": 1} if resources is None else resources)
 
-    selection, follower = _resolve(
+    selection, follower = _select.resolve(
         checkpoint, config, result, metric, mode, follow, startup_timeout_s
     )
     _import_http()
@@ -539,73 +387,3 @@ def _check_int(label: str, value: Any, low: int, high: int | None = None) -> Non
     ):
         rule = f">= {low}" if high is None else f"in {low}..{high}"
         raise ValueError(f"{label} is {value!r}, but must be an integer {rule}")
-
-
-def _resolve(
-    checkpoint: Any,
-    config: dict[str, Any] | None,
-    result: Any,
-    metric: str | None,
-    mode: str | None,
-    follow: bool,
-    startup_timeout_s: float,
-) -> tuple[Selection, Any]:
-    """The first checkpoint to serve, and in follow mode the function that finds better."""
-    if checkpoint is not None and result is not None:
-        raise ValueError("checkpoint and result are both given, but only one may be")
-    if checkpoint is None and result is None:
-        raise ValueError("checkpoint and result are both None, but one must say what to serve")
-    source = result if result is not None else checkpoint
-    experiment = _select.experiment_path_of(source)
-    deadline = time.monotonic() + startup_timeout_s
-    if follow and experiment is None and isinstance(source, (str, os.PathLike)):
-        # The experiment may not have written its state yet: wait for it.
-        while experiment is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            experiment = _select.experiment_path_of(source)
-    if follow and experiment is None:
-        raise ValueError(
-            f"follow is True, but {source!r} is not an experiment (a folder with "
-            "experiment_state.json, a ResultGrid or an ExperimentAnalysis) to follow"
-        )
-    if experiment is not None and not isinstance(source, Checkpoint):
-        while True:
-            selection = _select.best_in_experiment(experiment, metric, mode)
-            if selection is not None:
-                break
-            if not follow:
-                raise ValueError(f"the experiment {experiment} kept no checkpoint to serve")
-            if time.monotonic() >= deadline:
-                raise ServeError(
-                    f"the experiment {experiment} kept no checkpoint within "
-                    f"startup_timeout_s={startup_timeout_s:g} s"
-                )
-            time.sleep(0.5)
-        if config is not None:
-            selection = Selection(
-                selection.checkpoint,
-                dict(config),
-                selection.trial_id,
-                selection.trial_name,
-                selection.metrics,
-                selection.metric,
-                selection.score,
-            )
-        if not follow:
-            return selection, None
-        follow_mode = mode
-        if follow_mode is None:
-            from overtone.analysis import load_experiment_state
-
-            follow_mode = load_experiment_state(experiment).get("mode") or "max"
-
-        def better(current: Selection) -> Selection | None:
-            found = _select.best_in_experiment(experiment, metric, mode)
-            if found is not None and found.better_than(current, follow_mode):
-                return found
-            return None
-
-        return selection, better
-    if hasattr(source, "best_checkpoints") and hasattr(source, "path"):
-        return _select.from_result(source, metric, mode), None
-    return _select.from_checkpoint(source, config), None

@@ -120,19 +120,6 @@ class Supervisor:
         with self.lock:
             return sum(1 for r in self.replicas.values() if r.state == "ready")
 
-    def describe(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [
-                {
-                    "replica_id": r.replica_id,
-                    "generation": r.generation,
-                    "state": r.state,
-                    "pid": r.pid,
-                    "hostname": r.hostname,
-                }
-                for r in self.replicas.values()
-            ]
-
     # -- the thread -----------------------------------------------------------------------
     def run(self) -> None:
         try:
