@@ -134,7 +134,8 @@ def test_a_bad_predictor_spec_is_named():
         serve.run(42, checkpoint="/tmp", port=0)
 
 
-def test_the_command_line_serves_an_experiment(versions_experiment, tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_the_command_line_serves_an_experiment(versions_experiment, tmp_path, stop_signal):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), str(REPO)])
     proc = subprocess.Popen(
@@ -179,7 +180,7 @@ def test_the_command_line_serves_an_experiment(versions_experiment, tmp_path):
         assert f"checkpoint: {_best_checkpoint(versions_experiment)}" in text
         answer = httpx.post(match.group(1), json={"instances": [[1], [2], [3]]})
         assert answer.json() == {"predictions": [3, 3, 3]}
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out
         assert "Stopped." in out
