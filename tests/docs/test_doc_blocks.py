@@ -170,7 +170,8 @@ def _enter(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _exec(block: Block, namespace: dict) -> None:
-    code = compile(block.code, f"{DOCS / block.page}:{block.line}", "exec")
+    # Padded so that a traceback names the page's own line numbers.
+    code = compile("\n" * block.line + block.code, str(DOCS / block.page), "exec")
     exec(code, namespace)  # noqa: S102 - running the documentation is the point
 
 
