@@ -226,7 +226,7 @@ def test_collector_reads_fences_and_directives(tmp_path) -> None:
         "<!-- doc-test: continue -->\n\n````python\ns = '```'\n````\n\n"
         "- an item:\n\n    <!-- doc-test: requires nothing_here -->\n    ```py\n"
         "    if x:\n        y = 2\n    ```\n\n<!-- doc-test: skip needs a cluster -->\n"
-        "```python title=\"a.py\"\nz = 3\n```\n",
+        '```python title="a.py"\nz = 3\n```\n',
         encoding="utf-8",
     )
     blocks = collect(page, tmp_path)
@@ -262,4 +262,3 @@ def summary() -> list[str]:
     ]
     lines += [f"  skipped {k}: {v}" for k, v in sorted(skipped.items())]
     return lines
-
