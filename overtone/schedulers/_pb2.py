@@ -99,10 +99,11 @@ class PB2(PopulationBasedTraining):
     """PBT whose explore step picks new hyperparameters with a GP bandit (``pip install
     'overtone[pb2]'``).
 
+    ``time_attr``, ``metric``, ``mode``, ``perturbation_interval``, ``quantile_fraction``,
+    ``log_config``, ``require_attrs``, ``synch`` and ``custom_explore_fn`` are as in
+    :class:`PopulationBasedTraining`.
+
     Args:
-        time_attr, metric, mode, perturbation_interval, quantile_fraction, log_config,
-            require_attrs, synch, custom_explore_fn: as in
-            :class:`PopulationBasedTraining`.
         hyperparam_bounds: ``{name: [low, high]}`` (nested dicts for nested configs): the
             continuous hyperparameters to search. Integer values (with integer bounds) stay
             integers. Each trial's config must hold them: sample them in the param space,
