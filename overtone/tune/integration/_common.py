@@ -21,6 +21,14 @@ def require(module: str, extra: str, package: str | None = None) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
+        name = getattr(error, "name", None)
+        if name and name.split(".")[0] != module.split(".")[0]:
+            # The framework is there but one of its own dependencies is not (e.g. Keras
+            # without its backend): say that rather than "not installed".
+            raise ImportError(
+                f"{package or module} could not be imported ({error}); "
+                f"pip install 'overtone[{extra}]' installs what this integration is tested with"
+            ) from error
         raise ImportError(
             f"{package or module} is not installed, but this integration needs it: "
             f"pip install 'overtone[{extra}]'"
