@@ -64,7 +64,7 @@ def train_digits(config: dict) -> None:
             accuracy = (logits.argmax(1) == yv).float().mean().item()
         crash_flag = config.get("crash_flag")
         if crash_flag and epoch == 2 and not os.path.exists(crash_flag):
-            open(crash_flag, "w").close()  # crash once, after epoch 2's checkpoint was kept
+            open(crash_flag, "w").close()  # crash once, before epoch 2 is reported
             raise RuntimeError("a simulated crash: the trial restarts from its checkpoint")
         with tempfile.TemporaryDirectory() as folder:
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
