@@ -88,8 +88,10 @@ def main(argv: list[str] | None = None):
     _, xv, _, yv = train_test_split(data, labels, test_size=0.25, random_state=0)
     accuracy = sklearn.metrics.accuracy_score(yv, booster.predict(xv) > 0.5)
     print(f"best config: {best.config}")
-    print(f"best binary_error: {best.metrics['binary_error']:.4f}; its booster's accuracy: "
-          f"{accuracy:.3f}")
+    print(
+        f"best binary_error: {best.metrics['binary_error']:.4f}; its booster's accuracy: "
+        f"{accuracy:.3f}"
+    )
     return results
 
 

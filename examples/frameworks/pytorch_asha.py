@@ -39,7 +39,9 @@ def train_digits(config: dict) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     xt, xv, yt, yv = load_data(device)
     torch.manual_seed(config.get("seed", 0))
-    model = nn.Sequential(nn.Linear(64, config["hidden"]), nn.ReLU(), nn.Linear(config["hidden"], 10))
+    model = nn.Sequential(
+        nn.Linear(64, config["hidden"]), nn.ReLU(), nn.Linear(config["hidden"], 10)
+    )
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"])
     start = 0

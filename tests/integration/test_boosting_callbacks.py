@@ -108,7 +108,9 @@ def test_xgboost_cv_with_postprocessing(tmp_path, executor):
         xgb_cv, run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0, executor=executor)
     ).fit()
     rows = _rows(grid[0].path)
-    assert len(rows) == 3 and rows[0]["cv-std"] >= 0 and rows[2]["cv-logloss"] < rows[0]["cv-logloss"]
+    assert (
+        len(rows) == 3 and rows[0]["cv-std"] >= 0 and rows[2]["cv-logloss"] < rows[0]["cv-logloss"]
+    )
 
 
 def lgb_train(config):
