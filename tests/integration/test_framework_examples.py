@@ -115,3 +115,13 @@ def test_lightgbm_example(tmp_path):
     assert "its booster's accuracy" in out
     runs = trials(tmp_path / "lightgbm_breast_cancer")
     assert len(runs) == 4 and max(len(rows) for _, rows in runs) == 10
+
+
+def test_sklearn_tune_search_cv_example(tmp_path):
+    need("sklearn", "scipy")
+    out = run_example("sklearn_tune_search_cv.py", tmp_path)
+    accuracy = float(out.split("test accuracy of the refit pipeline: ")[1].split()[0])
+    assert accuracy > 0.85
+    epochs = json.loads(out.split("epochs per candidate: ")[1].split(" (of")[0])
+    assert len(epochs) == 8 and max(epochs) == 6 and min(epochs) < 6  # some stopped early
+    assert (tmp_path / "sgd_digits" / "experiment_state.json").exists()
