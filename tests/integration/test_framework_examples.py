@@ -125,3 +125,40 @@ def test_sklearn_tune_search_cv_example(tmp_path):
     epochs = json.loads(out.split("epochs per candidate: ")[1].split(" (of")[0])
     assert len(epochs) == 8 and max(epochs) == 6 and min(epochs) < 6  # some stopped early
     assert (tmp_path / "sgd_digits" / "experiment_state.json").exists()
+
+
+def mxnet_python() -> str | None:
+    """The MXNet virtualenv's python: $OVERTONE_MXNET_PYTHON, else .ci/run's .ci-mxnet-venv."""
+    given = os.environ.get("OVERTONE_MXNET_PYTHON")
+    candidate = Path(given) if given else ROOT / ".ci-mxnet-venv" / "bin" / "python"
+    return str(candidate) if candidate.exists() else None
+
+
+def test_mxnet_gluon_with_checkpoints_in_its_own_virtualenv(tmp_path):
+    """MXNet 1.9.1 needs numpy<1.24: the example runs under the venv of
+    .ci/mxnet-requirements.txt (built by .ci/run; by hand: python3 -m venv .ci-mxnet-venv &&
+    .ci-mxnet-venv/bin/python -m pip install -r .ci/mxnet-requirements.txt)."""
+    python = mxnet_python()
+    if python is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must build .ci-mxnet-venv (see .ci/run) for the MXNet example")
+        pytest.skip("no MXNet virtualenv (.ci-mxnet-venv or $OVERTONE_MXNET_PYTHON)")
+    proc = subprocess.run(
+        [python, str(EXAMPLES / "mxnet_gluon.py"), "--smoke-test", "--crash-once"]
+        + ["--storage-path", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert "best loss" in proc.stdout
+    runs = trials(tmp_path / "mxnet_gluon")
+    assert len(runs) == 4 and all(t["status"] == "TERMINATED" for t, _ in runs)
+    (crashed,) = [(t, rows) for t, rows in runs if t["num_failures"] == 1]
+    epochs = [r["epoch"] for r in crashed[1]]
+    assert epochs == list(range(len(epochs))) and len(epochs) >= 3  # resumed from epoch 2
+    assert all(r["device"] == "cpu(0)" for _, rows in runs for r in rows)
+    best = min(rows[-1]["loss"] for _, rows in runs)
+    assert best < 1.0
