@@ -29,7 +29,7 @@ from overtone.tune.schedulers import ASHAScheduler
 
 
 class DigitsModel(lightning.LightningModule):
-    def __init__(self, hidden: int, lr: float) -> None:
+    def __init__(self, hidden: int, lr: float, crash_flag: str | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
@@ -44,6 +44,13 @@ class DigitsModel(lightning.LightningModule):
         logits = self.net(x)
         self.log("val_loss", self.loss_fn(logits, y))
         self.log("val_accuracy", (logits.argmax(1) == y).float().mean())
+        self.log("val_epoch", float(self.current_epoch))
+
+    def on_train_epoch_start(self) -> None:
+        flag = self.hparams.crash_flag
+        if flag and self.current_epoch == 1 and not os.path.exists(flag):
+            open(flag, "w").close()  # crash once, after epoch 0's checkpoint
+            raise RuntimeError("a simulated crash: the trial resumes from its checkpoint")
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -66,7 +73,7 @@ def train_lightning(config: dict) -> None:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     lightning.seed_everything(0, verbose=False)
     train, valid = loaders(config["batch_size"])
-    model = DigitsModel(config["hidden"], config["lr"])
+    model = DigitsModel(config["hidden"], config["lr"], config.get("crash_flag"))
     trainer = lightning.Trainer(
         max_epochs=config["epochs"],
         accelerator="gpu" if torch.cuda.is_available() else "cpu",
@@ -77,7 +84,8 @@ def train_lightning(config: dict) -> None:
         logger=False,
         callbacks=[
             TuneReportCheckpointCallback(
-                {"loss": "val_loss", "accuracy": "val_accuracy"}, on="validation_end"
+                {"loss": "val_loss", "accuracy": "val_accuracy", "epoch": "val_epoch"},
+                on="validation_end",
             )
         ],
     )
@@ -94,30 +102,36 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--smoke-test", action="store_true")
     parser.add_argument("--storage-path", default=None)
     parser.add_argument("--gpus-per-trial", type=float, default=None)
+    parser.add_argument("--crash-once", action="store_true", help="crash one trial at epoch 1")
     args = parser.parse_args(argv)
     smoke = args.smoke_test or os.environ.get("OVERTONE_SMOKE_TEST") == "1"
     gpus = args.gpus_per_trial
     if gpus is None:
         gpus = 0.5 if torch.cuda.is_available() else 0
     epochs = 3 if smoke else 20
+    storage = args.storage_path or os.environ.get("OVERTONE_STORAGE_PATH")
+    space = {
+        "lr": tune.loguniform(1e-3, 3e-2),
+        "hidden": tune.choice([32, 64]),
+        "batch_size": 64,
+        "epochs": epochs,
+    }
+    if args.crash_once:
+        space["crash_flag"] = os.path.join(storage or tempfile.gettempdir(), "crashed-once")
     tuner = tune.Tuner(
         tune.with_resources(train_lightning, {"cpu": 1, "gpu": gpus}),
-        param_space={
-            "lr": tune.loguniform(1e-3, 3e-2),
-            "hidden": tune.choice([32, 64]),
-            "batch_size": 64,
-            "epochs": epochs,
-        },
+        param_space=space,
         tune_config=tune.TuneConfig(
             metric="loss",
             mode="min",
             num_samples=2 if smoke else 12,
-            scheduler=ASHAScheduler(max_t=epochs, grace_period=1),
+            # the crashing run must reach epoch 1: ASHA may stop a trial only after 2 epochs
+            scheduler=ASHAScheduler(max_t=epochs, grace_period=2),
             seed=0,
         ),
         run_config=tune.RunConfig(
             name="lightning_digits",
-            storage_path=args.storage_path or os.environ.get("OVERTONE_STORAGE_PATH"),
+            storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=1),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             verbose=0 if smoke else 1,

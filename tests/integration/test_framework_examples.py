@@ -81,9 +81,12 @@ def test_pytorch_population_based_training(tmp_path):
 
 def test_lightning_callback(tmp_path):
     need("torch", "lightning")
-    out = run_example("lightning_digits.py", tmp_path)
+    out = run_example("lightning_digits.py", tmp_path, "--crash-once")
     assert "restored a model" in out
     runs = trials(tmp_path / "lightning_digits")
+    (crashed,) = [(t, rows) for t, rows in runs if t["num_failures"] == 1]
+    # Lightning resumed from the checkpoint of epoch 0: no epoch trained twice
+    assert [r["epoch"] for r in crashed[1]] == [0.0, 1.0, 2.0]
     best = min(rows[-1]["loss"] for _, rows in runs)
     assert best < 1.0
     for _, rows in runs:
