@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import os
 import shutil
 import tempfile
 import time
@@ -146,15 +145,19 @@ class _TuneBaseSearchCV(BaseSearchCV):
             sk_n_jobs=self.sk_n_jobs,
             threads=max(1, self.sk_n_jobs or 1),
         )
-        n_cpus = os.cpu_count() or 1 if self.n_jobs in (None, -1) else int(self.n_jobs)
-        executor = self.executor or LocalExecutor(num_cpus=n_cpus, num_gpus=0)
+        # n_jobs trials at once: one CPU each, on as many CPUs (None or -1: all of them)
+        n_cpus = None if self.n_jobs in (None, -1) else int(self.n_jobs)
+        executor = self.executor or LocalExecutor(
+            num_cpus=n_cpus, num_gpus=None if self.use_gpu else 0
+        )
+        resources = {"cpu": 1, "gpu": 1} if self.use_gpu else {"cpu": 1}
         storage = self.local_dir
         scratch = None
         if storage is None:
             scratch = storage = tempfile.mkdtemp(prefix="overtone-search-")
         try:
             tuner = tune.Tuner(
-                tune.with_resources(tune.with_parameters(cv_trial, data=data), {"cpu": 1}),
+                tune.with_resources(tune.with_parameters(cv_trial, data=data), resources),
                 param_space=param_space,
                 tune_config=tune.TuneConfig(
                     metric=metric,
@@ -302,6 +305,7 @@ class TuneSearchCV(_TuneBaseSearchCV):
         sk_n_jobs: ``n_jobs`` of each trial's own cross-validation (default 1).
         executor: where trials run (default: local worker processes).
         loggers: False turns off TensorBoard/CSV files.
+        use_gpu: give each trial one GPU (its ``CUDA_VISIBLE_DEVICES`` names it).
     """
 
     def __init__(
@@ -328,6 +332,7 @@ class TuneSearchCV(_TuneBaseSearchCV):
         sk_n_jobs: int | None = None,
         executor: Any = None,
         loggers: Any = None,
+        use_gpu: bool = False,
     ) -> None:
         super().__init__(
             estimator=estimator,
@@ -353,6 +358,7 @@ class TuneSearchCV(_TuneBaseSearchCV):
         self.sk_n_jobs = sk_n_jobs
         self.executor = executor
         self.loggers = loggers
+        self.use_gpu = use_gpu
 
     def _space(self) -> tuple[dict[str, Any], list[dict[str, Any]] | None, int]:
         if not isinstance(self.n_trials, numbers.Integral) or self.n_trials < 1:
@@ -423,6 +429,7 @@ class TuneGridSearchCV(_TuneBaseSearchCV):
         sk_n_jobs: int | None = None,
         executor: Any = None,
         loggers: Any = None,
+        use_gpu: bool = False,
     ) -> None:
         super().__init__(
             estimator=estimator,
@@ -444,6 +451,7 @@ class TuneGridSearchCV(_TuneBaseSearchCV):
         self.sk_n_jobs = sk_n_jobs
         self.executor = executor
         self.loggers = loggers
+        self.use_gpu = use_gpu
 
     def _space(self) -> tuple[dict[str, Any], list[dict[str, Any]] | None, int]:
         from overtone.search import grid_search
