@@ -85,8 +85,10 @@ def test_lightning_callback(tmp_path):
     assert "restored a model" in out
     runs = trials(tmp_path / "lightning_digits")
     (crashed,) = [(t, rows) for t, rows in runs if t["num_failures"] == 1]
-    # Lightning resumed from the checkpoint of epoch 0: no epoch trained twice
-    assert [r["epoch"] for r in crashed[1]] == [0.0, 1.0, 2.0]
+    # Lightning resumed from the checkpoint of epoch 0 (it crashed as epoch 1 began): epoch 1
+    # was reported after the restart, and no epoch twice (ASHA may stop it after epoch 1)
+    epochs = [r["epoch"] for r in crashed[1]]
+    assert epochs == [float(e) for e in range(len(epochs))] and len(epochs) >= 2
     best = min(rows[-1]["loss"] for _, rows in runs)
     assert best < 1.0
     for _, rows in runs:
