@@ -9,4 +9,5 @@ Each submodule is a thin adapter from a framework's training hooks to ``tune.rep
     from overtone.tune.integration.keras import TuneReportCheckpointCallback
 """
 
-__all__ = ["keras", "lightgbm", "pytorch_lightning", "xgboost"]
+# No names here: each submodule imports its framework, so none is imported with the package.
+__all__: list[str] = []
