@@ -9,5 +9,7 @@ Each submodule is a thin adapter from a framework's training hooks to ``tune.rep
     from overtone.tune.integration.keras import TuneReportCheckpointCallback
 """
 
+from __future__ import annotations
+
 # No names here: each submodule imports its framework, so none is imported with the package.
 __all__: list[str] = []

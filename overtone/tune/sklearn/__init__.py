@@ -14,6 +14,8 @@ early by ASHA. Example::
     print(search.best_params_, search.best_score_)
 """
 
+from __future__ import annotations
+
 from overtone.tune.sklearn._search import TuneGridSearchCV, TuneSearchCV
 
 __all__ = ["TuneGridSearchCV", "TuneSearchCV"]
