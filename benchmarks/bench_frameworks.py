@@ -100,12 +100,30 @@ def bench_xgboost(reps: int, rounds: int) -> None:
         grid = tuner.fit()
         wall = time.perf_counter() - start
         own = [r.metrics["own_time_s"] for r in grid]
+        t_fit = time.time() - wall
+        m = [r.metrics for r in grid]
+        spans = sorted((r["t_start"] - t_fit, r["t_end"] - t_fit, r["pid"]) for r in m)
         if os.environ.get("BENCH_DEBUG"):
-            t_fit = time.time() - wall
-            m = [r.metrics for r in grid]
-            spans = sorted((r["t_start"] - t_fit, r["t_end"] - t_fit, r["pid"]) for r in m)
             for s_, e_, pid in spans:
                 print(f"    pid {pid}: {s_:.2f} -> {e_:.2f}")
+        # where the time beyond the ideal goes: until the first trial has imported xgboost,
+        # gaps between a worker's trials, and the end, when one worker has no trial left
+        ends = {}
+        for _, e_, pid in spans:
+            ends[pid] = max(ends.get(pid, 0.0), e_)
+        first = spans[0][0]
+        gaps = sum(
+            b[0] - a[1]
+            for pid in ends
+            for a, b in zip(
+                [x for x in spans if x[2] == pid], [x for x in spans if x[2] == pid][1:]
+            )
+        )
+        tail = max(ends.values()) - min(ends.values())
+        print(
+            f"    start to the first trial's training {first:.2f} s; gaps between trials "
+            f"{gaps:.2f} s in all; one worker idle at the end {tail:.2f} s"
+        )
         assert len(own) == XGB_TRIALS and grid.num_errors == 0
         ideal = sum(own) / 2
         ideal_import = sum(r.metrics["own_with_import_s"] for r in grid) / 2
