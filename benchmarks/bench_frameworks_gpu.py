@@ -48,9 +48,9 @@ def train(config: dict) -> None:
 def main() -> int:
     from overtone import tune
     from overtone.executors import LocalExecutor
-    from overtone.executors._local import detect_gpus
+    import torch
 
-    if detect_gpus() < 1:
+    if not torch.cuda.is_available():
         print("no GPU on this machine: nothing to check")
         return 2
     grid = tune.Tuner(

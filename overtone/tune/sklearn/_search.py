@@ -17,7 +17,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils.validation import indexable
 
-from overtone.tune.sklearn._space import is_overtone_space, to_overtone
+from overtone.tune.sklearn._space import is_grid_search, is_overtone_space, to_overtone
 from overtone.tune.sklearn._trial import (
     CANDIDATE,
     IncrementalFit,
@@ -455,7 +455,6 @@ class TuneGridSearchCV(_TuneBaseSearchCV):
 
     def _space(self) -> tuple[dict[str, Any], list[dict[str, Any]] | None, int]:
         from overtone.search import grid_search
-        from overtone.search._sample import is_grid_search
 
         grid = self.param_grid
         grids = [grid] if isinstance(grid, Mapping) else list(grid)

@@ -6,7 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from overtone.search import Domain, choice, grid_search, loguniform, randint, randn, uniform
-from overtone.search._sample import is_grid_search
+
+
+def is_grid_search(value: Any) -> bool:
+    """Whether ``value`` is what ``tune.grid_search`` returns (``{"grid_search": [...]}``)."""
+    return isinstance(value, dict) and len(value) == 1 and "grid_search" in value
 
 
 def is_overtone_space(space: Any) -> bool:
