@@ -46,9 +46,10 @@ def train(config: dict) -> None:
 
 
 def main() -> int:
+    import torch
+
     from overtone import tune
     from overtone.executors import LocalExecutor
-    import torch
 
     if not torch.cuda.is_available():
         print("no GPU on this machine: nothing to check")
