@@ -68,19 +68,6 @@ def test_name_imports_from_the_mirrored_path(entry):
     assert name in getattr(module, "__all__", dir(module)), f"{name} not in {module.__name__}"
 
 
-@pytest.mark.parametrize("entry", SECTIONS["issue 14"], ids=_id)
-def test_integration_names_once_built(entry):
-    module_name, name, _ = entry
-    path = mirrored_path(module_name)
-    try:
-        module = importlib.import_module(path)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and path.startswith(exc.name):
-            pytest.skip(f"{path} is built by issue 14 and is not here yet")
-        raise  # the module is there, but something it imports is not
-    assert getattr(module, name) is not None
-
-
 @pytest.mark.parametrize("entry", SECTIONS["not mirrored"], ids=_id)
 def test_deliberately_unmirrored_names_are_absent(entry):
     """A name listed as not mirrored must not quietly exist: the list stays honest."""

@@ -87,9 +87,9 @@ _LAZY = {
 # works without importing ``tune.utils`` first; not in ``__all__``, as in Ray.
 _SUBMODULES = frozenset(
     {
-        "analysis", "callback", "context", "error", "execution", "experiment",
+        "analysis", "callback", "context", "error", "execution", "experiment", "integration",
         "progress_reporter", "registry", "result", "result_grid", "session", "syncer",
-        "trainable", "tune_config", "tuner", "utils",
+        "sklearn", "trainable", "tune_config", "tuner", "utils",
     }
 )  # fmt: skip
 
