@@ -24,6 +24,33 @@ from overtone.tune.integration._common import (
     select,
 )
 
+
+def _default_backend() -> None:
+    """Keras 3 defaults to TensorFlow; where the configured backend is not installed but
+    PyTorch or JAX is (as with ``overtone[keras]``), choose that instead of failing. A
+    ``KERAS_BACKEND`` set by the user is left alone."""
+    import importlib.util
+    import json
+
+    if "KERAS_BACKEND" in os.environ:
+        return
+    configured = "tensorflow"
+    config_file = os.path.join(os.path.expanduser("~"), ".keras", "keras.json")
+    try:
+        with open(config_file, encoding="utf-8") as f:
+            configured = json.load(f).get("backend", configured)
+    except (OSError, ValueError, AttributeError):
+        pass
+    modules = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax", "numpy": "numpy"}
+    if importlib.util.find_spec(modules.get(configured, configured)) is not None:
+        return
+    for backend in ("torch", "jax"):
+        if importlib.util.find_spec(backend) is not None:
+            os.environ["KERAS_BACKEND"] = backend
+            return
+
+
+_default_backend()
 keras = require("keras", "keras")
 
 HOOKS = (
