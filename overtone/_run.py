@@ -139,6 +139,12 @@ def execute(
     if not isinstance(scheduler, TrialScheduler):
         raise TypeError(f"scheduler is {scheduler!r}, but must be a tune.schedulers scheduler")
     metric, mode = tune_config.metric, tune_config.mode
+    if isinstance(metric, list) and not getattr(scheduler, "supports_multi_objective", False):
+        executor.shutdown()
+        raise ValueError(
+            f"metric is the list {metric!r}, but {type(scheduler).__name__} ranks trials by "
+            "one metric: use ASHAScheduler, HyperBandScheduler or FIFOScheduler for several"
+        )
     accepted = searcher.set_search_properties(
         metric, mode, param_space, num_samples=tune_config.num_samples, seed=tune_config.seed
     )
@@ -174,8 +180,12 @@ def execute(
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
     stream = stream if stream is not None else sys.stdout
     if reporter is not None:
+        single = not isinstance(metric, list)  # the table names one best trial, by one metric
         reporter.setup(
-            total_samples=None, metric=metric, mode=mode, experiment_path=experiment_path
+            total_samples=None,
+            metric=metric if single else None,
+            mode=mode if single else None,
+            experiment_path=experiment_path,
         )
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
     if checkpoint_config.checkpoint_at_end and not inspect.isclass(trainable):

@@ -74,13 +74,17 @@ class TuneConfig:
     """How to search: metric, mode, search algorithm, scheduler, number of trials.
 
     Args:
+        metric: the result key to optimize, or a list of keys for several objectives (then
+            ASHA and HyperBand rank trials by Pareto front, and ``ResultGrid.get_pareto_front``
+            gives the trials no other beats in every objective).
+        mode: ``"min"`` or ``"max"``, or a list of them, one per metric.
         seed: one seed from which every random choice of the experiment derives.
         chdir_to_trial_dir: Ray's setting; only False is accepted, because Overtone never
             changes a trial's working directory.
     """
 
-    metric: str | None = None
-    mode: str | None = None
+    metric: str | list[str] | None = None
+    mode: str | list[str] | None = None
     search_alg: Any = None
     scheduler: Any = None
     num_samples: int = 1
@@ -93,7 +97,9 @@ class TuneConfig:
     chdir_to_trial_dir: bool = False
 
     def __post_init__(self) -> None:
-        _check_mode(self.mode)
+        from overtone.analysis._pareto import check_objectives
+
+        self.metric, self.mode = check_objectives(self.metric, self.mode)
         if self.chdir_to_trial_dir:
             raise ValueError(
                 "chdir_to_trial_dir is True, but Overtone never changes a trial's working "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overtone._trial import FrozenTrial
+from overtone.schedulers._util import check_modes
 
 
 class Decision(str, enum.Enum):
@@ -40,23 +41,27 @@ class TrialScheduler:
     :class:`Decision`; they never act on trials themselves.
     """
 
+    #: Whether it accepts a list of metrics (and modes) and ranks trials by Pareto front.
+    supports_multi_objective = False
+
     CONTINUE = Decision.CONTINUE
     PAUSE = Decision.PAUSE
     STOP = Decision.STOP
     NOOP = Decision.CONTINUE
 
-    def __init__(self, metric: str | None = None, mode: str | None = None) -> None:
-        if mode is not None and mode not in ("min", "max"):
-            raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+    def __init__(
+        self, metric: str | list[str] | None = None, mode: str | list[str] | None = None
+    ) -> None:
+        check_modes(mode)
         self._metric = metric
         self._mode = mode
 
     @property
-    def metric(self) -> str | None:
+    def metric(self) -> str | list[str] | None:
         return self._metric
 
     @property
-    def mode(self) -> str | None:
+    def mode(self) -> str | list[str] | None:
         return self._mode
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
