@@ -51,6 +51,7 @@ EXPECTED = {
     "get_checkpoint",
     "get_context",
     "grid_search",
+    "hypervolume",
     "logger",
     "lograndint",
     "loguniform",

@@ -66,6 +66,8 @@ class OptunaSearch(AdapterSearcher):
                                                        num_samples=50))
     """
 
+    supports_multi_objective = True
+
     library = "Optuna"
 
     def __init__(

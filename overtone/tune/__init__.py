@@ -62,6 +62,7 @@ _LAZY = {
     "logger": ("overtone.tune.logger", None),
     "get_context": ("overtone.runtime", "get_context"),
     "grid_search": ("overtone.search", "grid_search"),
+    "hypervolume": ("overtone.analysis", "hypervolume"),
     "lograndint": ("overtone.search", "lograndint"),
     "loguniform": ("overtone.search", "loguniform"),
     "qlograndint": ("overtone.search", "qlograndint"),
@@ -114,6 +115,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "hypervolume",
     "Experiment",
     "PlacementGroupFactory",
     "ResumeConfig",
