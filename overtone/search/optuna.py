@@ -11,6 +11,7 @@ from typing import Any
 
 import cloudpickle
 
+from overtone.search._conditional import has_conditional, resolve
 from overtone.search._convert import (
     AdapterSearcher,
     Param,
@@ -104,6 +105,7 @@ class OptunaSearch(AdapterSearcher):
         self._decoders: list[tuple[str, Any, Any]] = []  # (name, path, decoder or None)
         self._encoders: dict[str, list[Any]] = {}  # names of categories picked by index
         self._study: Any = None
+        self._conditional = False  # the space has branches: define-by-run
         self._live: dict[str, Any] = {}
         # A trial's latest (value, step), reported as an intermediate value once the next
         # result comes or, at the end, when it reported more than once: a one-result trial
@@ -129,9 +131,20 @@ class OptunaSearch(AdapterSearcher):
         return isinstance(value, _optuna().distributions.BaseDistribution)
 
     def _has_space(self) -> bool:
-        return self._space_fn is not None or bool(self._params)
+        return self._space_fn is not None or bool(self._params) or self._conditional
 
     def _set_space(self, space: dict[str, Any]) -> None:
+        if has_conditional(space):
+            # Branches that search parameters of their own: asked define-by-run, along the
+            # branch Optuna picks (see overtone.search._conditional).
+            if self._points:
+                raise ValueError(
+                    "points_to_evaluate cannot be used with a conditional space (a tune.choice "
+                    "whose branches search parameters): give the points as a search space "
+                    "without branches, or leave them out"
+                )
+            self._space, self._conditional = space, True
+            return
         params = parse_space(space, "Optuna", self._is_native)
         distributions, decoders, encoders = {}, [], {}
         for param in params:
@@ -208,7 +221,10 @@ class OptunaSearch(AdapterSearcher):
         if self._study is None:
             self._check_ready()
             self._study = self._create_study()
-        if self._space_fn is not None:
+        if self._conditional:
+            ot_trial = self._study.ask()
+            suggestion = _ask_conditional(ot_trial, self._space)
+        elif self._space_fn is not None:
             ot_trial = self._study.ask()
             constants = self._space_fn(ot_trial)
             if constants is not None and not isinstance(constants, dict):
@@ -273,6 +289,27 @@ class OptunaSearch(AdapterSearcher):
         self.__dict__.update(cloudpickle.loads(cloudpickle.dumps(state)))
         self.__dict__.setdefault("_latest", {})  # a state saved before these existed
         self.__dict__.setdefault("_curves", set())
+        self.__dict__.setdefault("_conditional", False)
+
+
+def _ask_conditional(ot_trial: Any, space: dict[str, Any]) -> dict[str, Any]:
+    """The config for ``space``, asking Optuna for each parameter along the chosen branches."""
+    dist = _optuna().distributions
+
+    def pick_index(label: str, options: list[Any]) -> int:
+        return int(ot_trial.suggest_categorical(label, list(range(len(options)))))
+
+    def pick_value(label: str, path: tuple[Any, ...], domain: Any) -> Any:
+        d, decode, categories = _distribution(Param(path, label, domain))
+        if isinstance(d, dist.FloatDistribution):
+            raw = ot_trial.suggest_float(label, d.low, d.high, step=d.step, log=d.log)
+        elif isinstance(d, dist.IntDistribution):
+            raw = ot_trial.suggest_int(label, d.low, d.high, step=d.step, log=d.log)
+        else:
+            raw = ot_trial.suggest_categorical(label, list(d.choices))
+        return raw if decode is None else decode(raw)
+
+    return resolve(space, pick_index, pick_value)
 
 
 def _report(ot_trial: Any, value: float, step: int) -> None:
