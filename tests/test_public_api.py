@@ -52,6 +52,8 @@ EXPECTED = {
     "get_context",
     "grid_search",
     "hypervolume",
+    "replay",
+    "SimulatedExecutor",
     "logger",
     "lograndint",
     "loguniform",

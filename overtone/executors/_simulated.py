@@ -191,6 +191,7 @@ class SimulatedExecutor(Executor):
         self._checkpoint_every = checkpoint_every
         self.clock = SimulatedClock()
         self.iterations = 0  # results produced in all: the compute the simulation spent
+        self.compute_s = 0.0  # the simulated seconds of all those results
         self._runs: dict[str, _Run] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
@@ -292,6 +293,7 @@ class SimulatedExecutor(Executor):
         metrics, duration = run.upcoming
         run.upcoming = None
         self.iterations += 1
+        self.compute_s += duration
         run.iteration = iteration
         run.since_restore += 1
         now = self.clock.time()

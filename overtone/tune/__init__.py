@@ -62,6 +62,8 @@ _LAZY = {
     "logger": ("overtone.tune.logger", None),
     "get_context": ("overtone.runtime", "get_context"),
     "grid_search": ("overtone.search", "grid_search"),
+    "replay": ("overtone._replay", "replay"),
+    "SimulatedExecutor": ("overtone.executors", "SimulatedExecutor"),
     "hypervolume": ("overtone.analysis", "hypervolume"),
     "lograndint": ("overtone.search", "lograndint"),
     "loguniform": ("overtone.search", "loguniform"),
@@ -115,7 +117,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "SimulatedExecutor",
     "hypervolume",
+    "replay",
     "Experiment",
     "PlacementGroupFactory",
     "ResumeConfig",
