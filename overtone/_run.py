@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import shutil
 import sys
@@ -96,6 +97,19 @@ def resolve_storage(storage_path: str | None, name: str) -> tuple[str, str | Non
     return os.path.join(os.path.abspath(os.path.expanduser(path)), name), None
 
 
+def warm_start(searcher: Searcher, source: Any, metric: Any) -> int:
+    """Feed an earlier experiment's trials to the searcher; say so when it learns nothing."""
+    taken = searcher.add_evaluated_trials(source, metric)
+    if taken == 0:
+        logging.getLogger("overtone").warning(
+            "warm_start: %s learned from none of the earlier trials (it does not learn "
+            "from results, or none of them fits its space or reported %r)",
+            type(searcher).__name__,
+            metric,
+        )
+    return taken
+
+
 def execute(
     trainable: Any,
     param_space: dict[str, Any] | None,
@@ -148,6 +162,8 @@ def execute(
     accepted = searcher.set_search_properties(
         metric, mode, param_space, num_samples=tune_config.num_samples, seed=tune_config.seed
     )
+    if tune_config.warm_start is not None:
+        warm_start(searcher, tune_config.warm_start, metric)
     searched = unresolved_paths(param_space) if accepted is False else []
     if searched:  # refused, and the experiment's space does search something
         executor.shutdown()

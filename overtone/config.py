@@ -81,6 +81,9 @@ class TuneConfig:
         seed: one seed from which every random choice of the experiment derives.
         chdir_to_trial_dir: Ray's setting; only False is accepted, because Overtone never
             changes a trial's working directory.
+        warm_start: an earlier experiment (its folder, ``ExperimentAnalysis`` or
+            ``ResultGrid``) whose finished trials the searcher learns from before it suggests
+            anything (``Searcher.add_evaluated_trials``).
     """
 
     metric: str | list[str] | None = None
@@ -95,6 +98,7 @@ class TuneConfig:
     trial_dirname_creator: Callable[[Any], str] | None = None
     seed: int | None = None
     chdir_to_trial_dir: bool = False
+    warm_start: Any = None
 
     def __post_init__(self) -> None:
         from overtone.analysis._pareto import check_objectives

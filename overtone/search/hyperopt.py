@@ -338,6 +338,38 @@ class HyperOptSearch(AdapterSearcher):
             doc["result"] = {"loss": loss, "status": hpo.STATUS_OK}
         self._trials.refresh()
 
+    # -- results from elsewhere ----------------------------------------------------------------
+    def add_evaluated_point(
+        self,
+        parameters: dict[str, Any],
+        value: Any,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> bool:
+        """Record an evaluated config as a finished document of HyperOpt's database (a
+        failed one for an error). Returns False, ignoring it, for a config outside the space
+        or a conditional space."""
+        if self._conditional or (value is None and not error):
+            return False
+        if self._trials is None:
+            self._check_ready()
+            self._start()
+        hpo = _hyperopt()
+        try:
+            doc = self._insert(self._complete(self._point(0, parameters)))
+        except ValueError:
+            return False
+        if error:
+            doc["state"] = hpo.base.JOB_STATE_ERROR
+            doc["result"] = {"status": hpo.STATUS_FAIL}
+        else:
+            sign = 1.0 if self._mode == "min" else -1.0
+            doc["state"] = hpo.base.JOB_STATE_DONE
+            doc["result"] = {"loss": sign * float(value), "status": hpo.STATUS_OK}
+        self._trials.refresh()
+        return True
+
     # -- state -------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """Everything but HyperOpt's Domain (rebuilt from the space when needed)."""

@@ -278,6 +278,50 @@ class OptunaSearch(AdapterSearcher):
         else:
             self._study.tell(ot_trial, values if len(values) > 1 else values[0])
 
+    # -- results from elsewhere ----------------------------------------------------------------
+    def add_evaluated_point(
+        self,
+        parameters: dict[str, Any],
+        value: Any,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> bool:
+        """Record an evaluated config in the study (Optuna's ``add_trial``), as a complete,
+        failed or pruned trial. Returns False, ignoring it, for a config outside the space
+        or a define-by-run (or conditional) space, whose distributions are not known."""
+        if self._space_fn is not None or self._conditional:
+            return False
+        if self._study is None:
+            self._check_ready()
+            self._study = self._create_study()
+        ot = _optuna()
+        try:
+            params = self._encode(point_values(parameters, self._params, 0, complete=True))
+        except ValueError:
+            return False  # outside the space (a narrowed space): not this study's to learn
+        state = ot.trial.TrialState
+        if error or value is None:
+            kind, values = state.FAIL, None
+        elif pruned:
+            kind, values = state.PRUNED, None
+        else:
+            kind = state.COMPLETE
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+        steps = dict(enumerate(intermediate_values or [], start=1))
+        try:
+            trial = ot.trial.create_trial(
+                params=params,
+                distributions=self._distributions,
+                values=values,
+                state=kind,
+                intermediate_values=steps,
+            )
+            self._study.add_trial(trial)
+        except ValueError:
+            return False  # Optuna refused it (a value its distribution cannot hold)
+        return True
+
     # -- state -------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """Everything, the study with its sampler's random state included; the controller
