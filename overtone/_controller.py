@@ -36,6 +36,7 @@ from overtone._experiment import (
     safe_dirname,
 )
 from overtone._restore import SEARCH_STATE_FILE
+from overtone._study_change import config_fits, space_key
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
 from overtone.executors._base import DoneEvent, ResultEvent
@@ -98,20 +99,33 @@ class Controller:
     def _continue(self, restored: Any) -> None:
         spec = self.spec
         self._prefix, self._count = restored.prefix, restored.count
-        for trial in restored.trials:
-            self.trials[trial.trial_id] = trial
-            if not trial.status.is_finished():
-                self._queue.append(trial)
         state = restored.search_state
         if state is not None and "error" in state:
             raise TuneError(
                 f"this experiment cannot be resumed: its searcher could not save its state "
                 f"({state['error']}); its finished trials are kept in {spec.experiment_path}"
             )
+        # A param space other than the recorded one: the study changes (see _study_change).
+        changed = (
+            state is not None
+            and "space_key" in state
+            and state["space_key"] != space_key(spec.param_space)
+        )
+        for trial in restored.trials:
+            self.trials[trial.trial_id] = trial
+            if changed and not config_fits(trial.config, spec.param_space):
+                trial.out_of_space = True
+            if not trial.status.is_finished() and not trial.out_of_space:
+                self._queue.append(trial)
         if state is not None:
-            spec.searcher.set_state(state["searcher"])
             spec.scheduler.set_state(state["scheduler"])
-            self._search_done = bool(state.get("search_done", False))
+            if changed:  # a fresh searcher over the new space, told what is known
+                finished = [t.snapshot() for t in restored.trials if not t.out_of_space]
+                spec.searcher.add_evaluated_trials(finished, spec.metric)
+            else:
+                spec.searcher.set_state(state["searcher"])
+        # The searcher and num_samples (which may have grown) decide whether more come.
+        self._search_done = False
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
@@ -601,6 +615,7 @@ class Controller:
                     "searcher": spec.searcher.get_state(),
                     "scheduler": spec.scheduler.get_state(),
                     "search_done": self._search_done,
+                    "space_key": space_key(spec.param_space),
                 }
             )
         except Exception as exc:  # noqa: BLE001 - any failure means the same: not restorable

@@ -96,6 +96,7 @@ def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
         )
         trial.num_failures = int(entry.get("num_failures", 0))
         trial.error_file = entry.get("error_file")
+        trial.out_of_space = bool(entry.get("out_of_space", False))
         rows = read_results(os.path.join(trial.path, "result.json"))
         by_iteration = {r.get("training_iteration"): r for r in rows}
         trial.checkpoints = _checkpoints_on_disk(trial.path, by_iteration)

@@ -32,6 +32,7 @@ class Trial:
         "start_time_total",
         "runs",
         "pending_restart",
+        "out_of_space",
     )
 
     def __init__(
@@ -64,6 +65,8 @@ class Trial:
         self.start_time_total = 0.0
         self.pending_restart: Any = None  # a TrialRestart to apply when the run ends
         self.runs = 0  # launches so far: a relaunch resumes from the latest checkpoint
+        # Restored into a param space that cannot produce its config: kept, not resumed.
+        self.out_of_space = False
 
     def snapshot(self) -> FrozenTrial:
         return FrozenTrial(
@@ -96,7 +99,7 @@ class Trial:
         return os.path.join(self.path, self.checkpoints[-1]["dirname"])
 
     def to_state(self) -> dict[str, Any]:
-        return {
+        state = {
             "trial_id": self.trial_id,
             "trial_name": self.trial_name,
             "dirname": self.dirname,
@@ -110,6 +113,9 @@ class Trial:
             "resources": self.resources.to_dict(),
             "trainable_name": self.trainable_name,
         }
+        if self.out_of_space:
+            state["out_of_space"] = True
+        return state
 
     def close(self) -> None:
         if self.recorder is not None:
