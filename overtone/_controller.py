@@ -121,7 +121,8 @@ class Controller:
             spec.scheduler.set_state(state["scheduler"])
             if changed:  # a fresh searcher over the new space, told what is known
                 finished = [t.snapshot() for t in restored.trials if not t.out_of_space]
-                spec.searcher.add_evaluated_trials(finished, spec.metric)
+                if spec.metric is not None:  # without one there is nothing to learn
+                    spec.searcher.add_evaluated_trials(finished, spec.metric)
             else:
                 spec.searcher.set_state(state["searcher"])
         # The searcher and num_samples (which may have grown) decide whether more come.

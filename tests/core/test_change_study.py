@@ -83,3 +83,26 @@ def test_a_new_space_warm_starts_the_searcher_and_marks_what_no_longer_fits(tmp_
     told = [t for t in study.trials if t.state.name == "COMPLETE"][: len(inside)]
     assert sorted(t.params["x"] for t in told) == sorted(r.config["x"] for r in inside)
     assert len(study.trials) == len(inside) + 3
+
+
+def test_config_fits_and_space_key():
+    from overtone._study_change import config_fits, space_key
+
+    space = {
+        "x": tune.uniform(0, 1),
+        "act": tune.choice(["relu", "tanh"]),
+        "model": tune.choice([{"type": "svm", "C": tune.loguniform(1e-3, 1)}, {"type": "rf"}]),
+        "n": tune.grid_search([10, 100]),
+        "steps": 5,
+    }
+    good = {"x": 0.5, "act": "tanh", "model": {"type": "rf"}, "n": 100, "steps": 7}
+    assert config_fits(good, space)
+    assert config_fits({**good, "model": {"type": "svm", "C": 0.01}}, space)
+    assert not config_fits({**good, "x": 1.5}, space)
+    assert not config_fits({**good, "act": "gelu"}, space)
+    assert not config_fits({**good, "n": 50}, space)
+    assert not config_fits({**good, "model": {"type": "svm", "C": 5.0}}, space)
+    assert not config_fits({**good, "model": {"type": "knn"}}, space)
+    # Constants do not make another study; domains do.
+    assert space_key(space) == space_key({**space, "steps": 9})
+    assert space_key(space) != space_key({**space, "x": tune.uniform(0, 2)})
