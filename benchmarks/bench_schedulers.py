@@ -54,6 +54,7 @@ from overtone.schedulers import (  # noqa: E402
     TrialRestart,
     TrialScheduler,
 )
+from overtone.storage._layout import checkpoint_name  # noqa: E402
 
 TARGET = 0.10  # of the core's time per result
 # The controller saves the search state (the scheduler's get_state(), cloudpickled) about
@@ -120,7 +121,7 @@ def simulate(
                 "config": snap.config,
             }
             if checkpoint_every and it % checkpoint_every == 0:
-                name = f"checkpoint_{it:06d}"
+                name = checkpoint_name(it)
                 os.makedirs(os.path.join(snap.path, name), exist_ok=True)
                 result["checkpoint_dir_name"] = name
             start = clock()

@@ -1,77 +1,57 @@
 """The controller: the one event loop of an experiment.
 
-It asks the searcher for configs, asks the executor to start and stop trials, routes each
-result to the stoppers, scheduler, searcher and callbacks, records results on disk, and
-is the only writer of the experiment state file.
+It asks the :class:`TrialFactory` for trials (the searcher's configs), asks the executor to
+start and stop them, and routes each event: a result to the stoppers, scheduler, searcher and
+callbacks (the progress output among them) and to the trial's journal on disk; a checkpoint to
+the :class:`CheckpointBook`; the state, now and then, to the :class:`StateWriter`, of which it
+is the only user.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections import deque
 from typing import Any
 
-import cloudpickle
-import numpy as np
-
-from overtone import __version__
-from overtone._dicts import lookup
-from overtone._errors import TuneError
+from overtone._checkpoints import CheckpointBook, checkpoint_iteration, latest_checkpoint
+from overtone._errors import NotResumableError, TrialCannotStartError, TrialsHeldBackError
 from overtone._experiment import (
-    Deleter,
     ExperimentSpec,
     TrialsView,
-    check_fits,
-    checkpoint_metrics,
     compact_result,
     guarded_callbacks,
-    iteration_of,
-    leaf_paths,
-    log_files,
-    merge_suggestion,
     require_metric,
-    safe_dirname,
 )
-from overtone._restore import SEARCH_STATE_FILE
+from overtone._state import StateWriter
 from overtone._study_change import config_fits, space_key
 from overtone._trial import Resources, TrialStatus
+from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
 from overtone.executors._base import DoneEvent, ResultEvent
+from overtone.progress._output import make_output
 from overtone.runtime._runner import remove_spare_dirs
-from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
-from overtone.search import Searcher
-from overtone.search._variants import format_vars, generate_variants, unresolved_paths
-from overtone.storage._files import (
-    FORMAT_VERSION,
-    STATE_FILE,
-    TrialRecorder,
-    rewind_journal,
-    write_atomic,
-    write_json_atomic,
-)
+from overtone.storage._journal import TrialRecorder, rewind_journal
+from overtone.storage._layout import PROGRESS_FILE, RESULT_FILE
 
 _STATE_INTERVAL_S = 1.0
 _REPORT_INTERVAL_S = 0.5
 
 
 class Controller:
+    """Runs one experiment (an ``ExperimentSpec``) to its end: ``Controller(spec).run()``."""
+
     def __init__(self, spec: ExperimentSpec) -> None:
         self.spec = spec
         self.trials: dict[str, Trial] = {}
         self._queue: deque[Trial] = deque()  # pending/paused trials waiting to (re)start
         self._running: set[str] = set()
-        self._prefix = os.urandom(3).hex()[:5]
-        self._count = 0
         self._search_done = False
         self._stop_all = False
         self._interrupted = False
         self._dirty = True
-        self._last_state = 0.0
-        self._last_report = 0.0
         self._iteration = 0
         self._start = time.time()
         self._fifo = type(spec.scheduler) is FIFOScheduler
@@ -82,26 +62,33 @@ class Controller:
         )
         self._view = TrialsView(self.trials)
         self._stream = spec.stream if spec.stream is not None else sys.stdout
-        self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
-        self._search_state_error: str | None = None
-        self._callbacks = guarded_callbacks(spec)
+        self._factory = TrialFactory(spec)
+        self._checkpoints = CheckpointBook(spec.checkpoint_config)
+        self._state = StateWriter(spec, self._start)
+        self._output = make_output(
+            spec,
+            lambda: [t.snapshot() for t in self.trials.values()],
+            self._sys_info,
+            start_time=self._start,
+            interval_s=_REPORT_INTERVAL_S,
+        )
+        self._callbacks = guarded_callbacks(spec, self._output)
         # The worker makes each trial's folder and files (TrialInfo.files); the driver makes
         # the folder itself only for callbacks that may write there at on_trial_start.
         self._mkdir_at_launch = self._callbacks._needs_trial_dir_at_start
         self._spare_dirs = spec.executor.prepares_ahead and not self._mkdir_at_launch
         self._journal_files = (
-            ("result.json", "progress.csv") if spec.default_loggers else ("result.json",)
+            (RESULT_FILE, PROGRESS_FILE) if spec.default_loggers else (RESULT_FILE,)
         )
-        self._deleter = Deleter()
         if spec.restored is not None:
             self._continue(spec.restored)
 
     def _continue(self, restored: Any) -> None:
         spec = self.spec
-        self._prefix, self._count = restored.prefix, restored.count
+        self._factory = TrialFactory(spec, restored.prefix, restored.count)
         state = restored.search_state
         if state is not None and "error" in state:
-            raise TuneError(
+            raise NotResumableError(
                 f"this experiment cannot be resumed: its searcher could not save its state "
                 f"({state['error']}); its finished trials are kept in {spec.experiment_path}"
             )
@@ -113,6 +100,7 @@ class Controller:
         )
         for trial in restored.trials:
             self.trials[trial.trial_id] = trial
+            self._checkpoints.prune(trial)  # marks which ones are the best
             if changed and not config_fits(trial.config, spec.param_space):
                 trial.out_of_space = True
             if not trial.status.is_finished() and not trial.out_of_space:
@@ -133,9 +121,9 @@ class Controller:
         spec = self.spec
         os.makedirs(spec.experiment_path, exist_ok=True)
         remove_spare_dirs(spec.experiment_path)  # left by workers killed in an earlier run
-        spec.executor.setup(f"{spec.trainable_name}-{self._prefix}", spec.trainable_blob)
+        spec.executor.setup(f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob)
         self._callbacks.setup(stop=spec.stopper, num_samples=spec.num_samples)
-        self._save_state(force=True)
+        self._save_state()
         try:
             while True:
                 self._start_trials()
@@ -145,18 +133,9 @@ class Controller:
                     self._stop_everything()
                     break
                 if not self._running:
-                    if self._queue and self._choose_queued() is None:
-                        raise RuntimeError(
-                            f"{type(spec.scheduler).__name__} holds {len(self._queue)} "
-                            "paused or pending trials back while nothing runs: the "
-                            "experiment would wait forever"
-                        )
-                    if self._queue:  # cannot start: resources never free up
-                        raise RuntimeError(
-                            f"trial {self._queue[0].trial_name} needs "
-                            f"{self._queue[0].resources.to_dict()} but nothing is running "
-                            "and the executor cannot start it"
-                        )
+                    if self._queue:
+                        self._start_held_back()
+                        continue
                     time.sleep(0.005)  # the searcher asked us to wait, with nothing running
                     self._tick()
                     continue
@@ -190,15 +169,10 @@ class Controller:
         return budget is not None and time.time() - self._start >= budget
 
     def _tick(self) -> None:
-        now = time.time()
-        if self._dirty and now - self._last_state >= _STATE_INTERVAL_S:
+        if self._dirty and time.time() - self._state.last_save >= _STATE_INTERVAL_S:
             self._save_state()
-        reporter = self.spec.reporter
-        if reporter is not None and now - self._last_report >= _REPORT_INTERVAL_S:
-            self._last_report = now
-            snapshots = [t.snapshot() for t in self.trials.values()]
-            if reporter.should_report(snapshots, False):
-                reporter.report(snapshots, False, *self._sys_info())
+        if self._output is not None:
+            self._output.tick()
 
     def _sys_info(self) -> list[str]:
         total = self.spec.executor.total_resources()
@@ -260,55 +234,28 @@ class Controller:
             self._restart(trial, change)  # puts it back at the front of the queue
         return trial
 
+    def _start_held_back(self) -> None:
+        """Nothing runs, yet trials wait: ask the scheduler again (HyperBand answers None
+        once, then closes its brackets), and start its choice or say why nothing can run."""
+        chosen = self._choose_queued()
+        if chosen is None and not self._queue:  # the scheduler ended them all
+            return
+        if chosen is None:
+            raise TrialsHeldBackError(type(self.spec.scheduler).__name__, len(self._queue))
+        if not self.spec.executor.can_start(chosen.resources):  # resources never free up
+            raise TrialCannotStartError(chosen.trial_name, chosen.resources.to_dict())
+        self._queue.remove(chosen)
+        self._launch(chosen)
+
     def _create_trial(self) -> Trial | None:
-        spec = self.spec
-        searcher = spec.searcher
-        if not searcher.controls_trial_count and self._count >= spec.num_samples:
+        trial = self._factory.create()
+        if self._factory.exhausted:
             self._search_done = True
+        if trial is None:
             return None
-        trial_id = f"{self._prefix}_{self._count:05d}"
-        config = searcher.suggest(trial_id)
-        if config is None:
-            return None
-        if isinstance(config, str) and config == Searcher.FINISHED:
-            self._search_done = True
-            return None
-        index = self._count
-        self._count += 1
-        resolved = getattr(searcher, "last_resolved_vars", None)
-        if callable(resolved):
-            tag_vars = format_vars(resolved(trial_id))
-        else:  # a searcher suggests only what it searches: the space gives the rest
-            tag_vars = format_vars(leaf_paths(config))
-            config = merge_suggestion(spec.param_space, config)
-            if unresolved_paths(config):
-                config = next(generate_variants(config, self._rng))[1]
-        tag = f"{index}_{tag_vars}" if tag_vars else str(index)
-        resources = spec.resources
-        if not isinstance(resources, Resources):
-            resources = Resources.coerce(resources(config))
-            check_fits(resources, spec.executor.total_resources())
-        trial = Trial(
-            trial_id,
-            f"{spec.trainable_name}_{trial_id}",
-            "",
-            spec.experiment_path,
-            config,
-            resources,
-            tag,
-            spec.trainable_name,
-        )
-        if spec.trial_name_creator is not None:
-            trial.trial_name = str(spec.trial_name_creator(trial.snapshot()))
-        if spec.trial_dirname_creator is not None:
-            dirname = str(spec.trial_dirname_creator(trial.snapshot()))
-        else:
-            dirname = f"{spec.trainable_name}_{trial_id}_{tag}"
-        trial.dirname = safe_dirname(dirname)
-        trial.path = os.path.join(spec.experiment_path, trial.dirname)
-        self.trials[trial_id] = trial
+        self.trials[trial.trial_id] = trial
         if not self._fifo:
-            spec.scheduler.on_trial_add(trial.snapshot())
+            self.spec.scheduler.on_trial_add(trial.snapshot())
         self._dirty = True
         return trial
 
@@ -323,26 +270,7 @@ class Controller:
         if self._mkdir_at_launch:
             os.makedirs(trial.path, exist_ok=True)
         trial.runs += 1
-        info = TrialInfo(
-            trial_id=trial.trial_id,
-            trial_name=trial.trial_name,
-            trial_dir=trial.path,
-            experiment_name=spec.name,
-            experiment_path=spec.experiment_path,
-            config=trial.config,
-            resources=trial.resources.to_dict(),
-            restore_checkpoint=trial.latest_checkpoint(),
-            start_iteration=trial.start_iteration,
-            start_time_total=trial.start_time_total,
-            checkpoint_frequency=spec.checkpoint_frequency,
-            log_files=log_files(spec.log_to_file, trial.path),
-            reuse=spec.reuse_actors,
-            sync=self._sync,
-            checkpoint_at_end=bool(spec.checkpoint_config.checkpoint_at_end),
-            write_params=True,  # the state file holds the config too
-            files=files,
-            spare_dirs=self._spare_dirs,
-        )
+        info = trial_info(spec, trial, sync=self._sync, files=files, spare_dirs=self._spare_dirs)
         spec.executor.start_trial(info, trial.resources)
         trial.status = TrialStatus.RUNNING
         trial.pending_decision = None
@@ -353,7 +281,7 @@ class Controller:
             self._callbacks.on_trial_start(self._iteration, self._view, trial.snapshot())
 
     def _rewind(self, trial: Trial) -> None:
-        iteration = trial.checkpoint_iteration()
+        iteration = checkpoint_iteration(trial)
         last = rewind_journal(trial.path, iteration)
         trial.start_iteration = iteration
         trial.start_time_total = float(last.get("time_total_s", 0.0)) if last else 0.0
@@ -374,11 +302,9 @@ class Controller:
             if stopper.stop_all():
                 decision = Decision.STOP
                 self._stop_all = True
-        # One snapshot serves the scheduler, the callbacks and the printed line: none of the
-        # fields it holds change while this result is handled.
-        snap = (
-            trial.snapshot() if (not self._fifo or self._callbacks or spec.verbose >= 3) else None
-        )
+        # One snapshot serves the scheduler and the callbacks (the progress lines among them):
+        # none of the fields it holds change while this result is handled.
+        snap = trial.snapshot() if (not self._fifo or self._callbacks) else None
         if snap is not None and not self._fifo:
             if self._check_metric and result["iterations_since_restore"] == 1:
                 require_metric(result, spec.scheduler.metric, spec.scheduler)
@@ -394,7 +320,7 @@ class Controller:
         if decision != Decision.CONTINUE:
             trial.pending_decision = decision.value
         if self._sync:
-            spec.executor.send_decision(trial.trial_id, decision.value)  # it goes on now
+            spec.executor.send_decision(trial.trial_id, decision)  # it goes on now
         if trial.recorder is None:  # opened at the first result: the worker made the files
             # The first run starts the journal afresh; a later one continues the rewound one.
             trial.recorder = TrialRecorder(
@@ -404,7 +330,7 @@ class Controller:
         if spec.remote is not None:
             spec.remote.notify(trial.path)
         if event.checkpoint_dirname:
-            self._add_checkpoint(trial, event.checkpoint_dirname, checkpoint_metrics(result))
+            self._checkpoints.record(trial, event.checkpoint_dirname, result)
         trial.start_iteration = result["training_iteration"]
         trial.start_time_total = result["time_total_s"]
         if self._check_searcher_metric and result["iterations_since_restore"] == 1:
@@ -415,13 +341,8 @@ class Controller:
             self._callbacks.on_trial_result(self._iteration, self._view, snap, result)
             if event.checkpoint_dirname:
                 self._callbacks.on_checkpoint(
-                    self._iteration, self._view, snap, trial.latest_checkpoint()
+                    self._iteration, self._view, snap, latest_checkpoint(trial)
                 )
-        if spec.verbose >= 3:
-            from overtone.progress import format_trial_result_line
-
-            assert snap is not None
-            self._print(format_trial_result_line(snap, result, detailed=False))
         self._dirty = True
 
     def _restart(self, trial: Trial, restart: TrialRestart) -> None:
@@ -432,77 +353,22 @@ class Controller:
             trial.config = restart.config
         if restart.resources is not None:
             trial.resources = Resources.coerce(restart.resources)
-        if restart.checkpoint is not None and not os.path.isdir(restart.checkpoint):
-            print(
-                f"Warning: the checkpoint {restart.checkpoint} to restart trial "
-                f"{trial.trial_name} from is gone; it continues from its own latest one",
-                file=sys.stderr,
-            )
-        elif restart.checkpoint is not None:
-            source = os.path.abspath(restart.checkpoint)
-            name = os.path.basename(source.rstrip(os.sep))
-            if os.path.dirname(source) != trial.path:  # another trial's: take a copy
-                for c in trial.checkpoints:
-                    shutil.rmtree(os.path.join(trial.path, c["dirname"]), ignore_errors=True)
-                target = os.path.join(trial.path, name)
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(source, target + ".tmp")
-                os.replace(target + ".tmp", target)
-                trial.checkpoints = []
-            trial.add_checkpoint(name, {"training_iteration": iteration_of(name)})
+        if restart.checkpoint is not None:
+            self._checkpoints.adopt(trial, restart.checkpoint)
         trial.status = TrialStatus.PENDING
         self._queue.appendleft(trial)
         self._dirty = True
-
-    def _register_final_checkpoint(self, trial: Trial) -> None:
-        dirname = f"checkpoint_{trial.start_iteration:06d}"
-        known = {c["dirname"] for c in trial.checkpoints}
-        if dirname in known or not os.path.isdir(os.path.join(trial.path, dirname)):
-            return
-        self._add_checkpoint(trial, dirname, checkpoint_metrics(trial.last_result))
-
-    def _add_checkpoint(self, trial: Trial, dirname: str, metrics: dict[str, Any]) -> None:
-        trial.add_checkpoint(dirname, metrics)
-        if self.spec.checkpoint_config.num_to_keep is not None:
-            self._prune_checkpoints(trial)
-
-    def _prune_checkpoints(self, trial: Trial) -> None:
-        """Keep the best ``num_to_keep`` checkpoints by score, and always the latest."""
-        config = self.spec.checkpoint_config
-        keep = config.num_to_keep
-        assert keep is not None
-        if len(trial.checkpoints) <= keep:
-            return
-        attr = config.checkpoint_score_attribute
-        latest = trial.checkpoints[-1]
-        if attr is None:  # no score: the most recent ones are the best
-            ranked = list(reversed(trial.checkpoints))
-        else:
-            sign = 1.0 if config.checkpoint_score_order == "max" else -1.0
-
-            def score(c: dict[str, Any]) -> float:
-                value = lookup(c["metrics"], attr)
-                if not isinstance(value, (int, float)) or value != value:
-                    return float("-inf")
-                return sign * float(value)
-
-            ranked = sorted(trial.checkpoints, key=score, reverse=True)
-        kept = {id(c) for c in ranked[:keep]} | {id(latest)}
-        for c in trial.checkpoints:
-            if id(c) not in kept:
-                self._deleter.delete(os.path.join(trial.path, c["dirname"]))
-        trial.checkpoints = [c for c in trial.checkpoints if id(c) in kept]
 
     def _on_done(self, trial_id: str) -> None:
         trial = self.trials[trial_id]
         self._running.discard(trial_id)
         pausing = trial.pending_decision == Decision.PAUSE.value
         if trial.last_result and (self.spec.checkpoint_config.checkpoint_at_end or pausing):
-            self._register_final_checkpoint(trial)
+            self._checkpoints.record_final(trial)
         if trial.pending_restart is not None:
             self._restart(trial, trial.pending_restart)
             return
-        if trial.pending_decision == Decision.PAUSE.value:
+        if pausing:
             trial.close()
             trial.status = TrialStatus.PAUSED
             self._queue.append(trial)
@@ -514,14 +380,7 @@ class Controller:
         spec = self.spec
         trial = self.trials[trial_id]
         self._running.discard(trial_id)
-        trial.num_failures += 1
-        trial.error_file = "error.txt"
-        os.makedirs(trial.path, exist_ok=True)
-        with open(os.path.join(trial.path, "error.txt"), "a", encoding="utf-8") as f:
-            f.write(
-                f"Failure # {trial.num_failures} "
-                f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n"
-            )
+        trial.record_failure(error)
         trial.close()
         max_failures = spec.failure_config.max_failures
         if max_failures < 0 or trial.num_failures <= max_failures:
@@ -553,17 +412,6 @@ class Controller:
         if self._callbacks:
             hook = self._callbacks.on_trial_error if error else self._callbacks.on_trial_complete
             hook(self._iteration, self._view, snap)
-        if spec.verbose >= 2:
-            from overtone.progress import format_trial_end_line
-
-            self._print(format_trial_end_line(snap, time.time() - self._start))
-
-    def _print(self, line: str) -> None:
-        reporter = self.spec.reporter
-        if reporter is not None and hasattr(reporter, "print_line"):
-            reporter.print_line(line)  # keeps a live table intact
-        else:
-            print(line, file=self._stream)
 
     def _stop_everything(self) -> None:
         for trial_id in list(self._running):
@@ -577,10 +425,10 @@ class Controller:
         try:
             spec.executor.shutdown()
         finally:
-            self._deleter.close()  # every pruned checkpoint is gone before the last save
+            self._checkpoints.close()  # every pruned checkpoint is gone before the last save
             for trial in self.trials.values():
                 trial.close()
-            self._save_state(force=True)
+            self._save_state()
             if spec.remote is not None:
                 errors = spec.remote.close()
                 if errors:
@@ -590,61 +438,8 @@ class Controller:
                         file=sys.stderr,
                     )
         self._callbacks.on_experiment_end(self._view)
-        if spec.reporter is not None:
-            snapshots = [t.snapshot() for t in self.trials.values()]
-            spec.reporter.report(snapshots, True, *self._sys_info())
-        if spec.verbose >= 2:  # at verbose 1 the reporter prints only this summary itself
-            from overtone.progress import final_summary
 
-            print(
-                final_summary(
-                    [t.snapshot() for t in self.trials.values()],
-                    spec.metric,
-                    spec.mode,
-                    experiment_path=spec.experiment_path,
-                ),
-                file=self._stream,
-            )
-
-    def _save_search_state(self) -> None:
-        """The searcher's and scheduler's state, for restore (before the state file, so
-        that a state file never names trials the searcher does not know it suggested)."""
-        spec = self.spec
-        try:
-            data = cloudpickle.dumps(
-                {
-                    "searcher": spec.searcher.get_state(),
-                    "scheduler": spec.scheduler.get_state(),
-                    "search_done": self._search_done,
-                    "space_key": space_key(spec.param_space),
-                }
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure means the same: not restorable
-            if self._search_state_error is None:
-                self._search_state_error = f"{type(spec.searcher).__name__}: {exc}"
-                print(
-                    f"Warning: the search state cannot be saved, so this experiment will "
-                    f"not be resumable: {self._search_state_error}",
-                    file=sys.stderr,
-                )
-            data = cloudpickle.dumps({"error": self._search_state_error})
-        write_atomic(os.path.join(spec.experiment_path, SEARCH_STATE_FILE), data)
-
-    def _save_state(self, force: bool = False) -> None:
-        spec = self.spec
-        state = {
-            "format_version": FORMAT_VERSION,
-            "overtone_version": __version__,
-            "name": spec.name,
-            "start_time": self._start,
-            "metric": spec.metric,
-            "mode": spec.mode,
-            "interrupted": self._interrupted,
-            "trials": [t.to_state() for t in self.trials.values()],
-        }
-        self._save_search_state()
-        write_json_atomic(os.path.join(spec.experiment_path, STATE_FILE), state)
-        if spec.remote is not None:
-            spec.remote.notify()
-        self._last_state = time.time()
+    def _save_state(self) -> None:
+        trials = list(self.trials.values())
+        self._state.save(trials, self._search_done, self._interrupted)
         self._dirty = False

@@ -4,7 +4,14 @@ Hierarchy::
 
     TuneError (Exception)            an experiment could not complete as asked
     ├── TrialFailedError             one or more trials ended in ERROR
-    └── MetricNotFoundError          (also a KeyError) a metric no trial reported
+    ├── TrialError                   one trial's failure, with its traceback
+    ├── ExperimentStateError         (also a ValueError) a missing or corrupted state file
+    ├── MetricNotFoundError          (also a KeyError) a metric no trial reported
+    │   └── NoBestResultError        (also a RuntimeError) no trial reported the metric
+    ├── NotResumableError            an experiment's saved state cannot be continued
+    └── ExperimentStalledError       (also a RuntimeError) the controller can make no progress
+        ├── TrialsHeldBackError      the scheduler holds every queued trial while none runs
+        └── TrialCannotStartError    a queued trial's resources never come free
     ValueError / TypeError           bad arguments, raised where the value is given
 """
 
@@ -30,6 +37,14 @@ class MetricNotFoundError(TuneError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ExperimentStateError(TuneError, ValueError):
+    """An ``experiment_state.json`` is missing, corrupted or of an unknown format."""
+
+
+class NoBestResultError(MetricNotFoundError, RuntimeError):
+    """No trial reported the metric: a ``MetricNotFoundError`` and, as in Ray, a RuntimeError."""
+
+
 class TrialError(TuneError):
     """The failure of one trial, carrying the traceback text recorded in its ``error.txt``."""
 
@@ -37,3 +52,39 @@ class TrialError(TuneError):
         super().__init__(f"Trial {trial_name} failed:\n{traceback_text}")
         self.trial_name = trial_name
         self.traceback_text = traceback_text
+
+
+class NotResumableError(TuneError):
+    """An experiment cannot be continued from its saved state (e.g. its searcher's state
+    could not be saved)."""
+
+
+class ExperimentStalledError(TuneError, RuntimeError):
+    """The controller can make no progress: trials wait, but nothing runs or can start.
+
+    Also a ``RuntimeError``, which the controller raised before it had its own classes.
+    """
+
+
+class TrialsHeldBackError(ExperimentStalledError):
+    """The scheduler holds every paused or pending trial back while no trial runs."""
+
+    def __init__(self, scheduler_name: str, num_queued: int) -> None:
+        super().__init__(
+            f"{scheduler_name} holds {num_queued} paused or pending trials back while nothing "
+            "runs: the experiment would wait forever"
+        )
+        self.scheduler_name = scheduler_name
+        self.num_queued = num_queued
+
+
+class TrialCannotStartError(ExperimentStalledError):
+    """A queued trial needs resources the executor cannot give it, and none will come free."""
+
+    def __init__(self, trial_name: str, resources: dict[str, float]) -> None:
+        super().__init__(
+            f"trial {trial_name} needs {resources} but nothing is running and the executor "
+            "cannot start it"
+        )
+        self.trial_name = trial_name
+        self.resources = resources

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
-import shutil
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,33 +95,9 @@ def log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[st
     return (os.path.join(trial_dir, names[0]), os.path.join(trial_dir, names[1]))
 
 
-class Deleter:
-    """Deletes pruned checkpoint folders on a background thread, so that removing large
-    files never stalls the event loop (and the results of other trials with it)."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-
-    def delete(self, path: str) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="overtone-deleter", daemon=True)
-            self._thread.start()
-        self._queue.put(path)
-
-    def _run(self) -> None:
-        while (path := self._queue.get()) is not None:
-            shutil.rmtree(path, ignore_errors=True)
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-
-
-def guarded_callbacks(spec: ExperimentSpec) -> CallbackList:
-    """The user's callbacks, behind one guard, with TensorBoard's logger by default.
+def guarded_callbacks(spec: ExperimentSpec, output: Callback | None = None) -> CallbackList:
+    """The user's callbacks, behind one guard, with TensorBoard's logger by default and the
+    progress ``output`` last (its lines follow what the user's callbacks print).
 
     ``result.json`` and ``progress.csv`` are written by the controller itself: they are the
     experiment's journal, rewound when a trial resumes from a checkpoint, so logger
@@ -143,12 +115,8 @@ def guarded_callbacks(spec: ExperimentSpec) -> CallbackList:
         and not any(isinstance(cb, TBXLoggerCallback) for cb in user)
     ):
         defaults.append(TBXLoggerCallback())
-    return CallbackList([*defaults, *user], fail_fast=spec.callbacks_fail_fast)
-
-
-def iteration_of(checkpoint_dirname: str) -> int:
-    digits = checkpoint_dirname.rpartition("_")[2]
-    return int(digits) if digits.isdigit() else 0
+    last = [output] if output is not None else []
+    return CallbackList([*defaults, *user, *last], fail_fast=spec.callbacks_fail_fast)
 
 
 def require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
@@ -162,55 +130,3 @@ def require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
             f"{type(who).__name__} needs; the result has {available}. Report it with "
             f"tune.report({{{missing[0]!r}: value}}), or set the right metric"
         )
-
-
-def merge_suggestion(space: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
-    """The space with the searcher's values laid over it (nested dicts merge)."""
-    merged = dict(space)
-    for key, value in suggestion.items():
-        base = merged.get(key)
-        if isinstance(value, dict) and isinstance(base, dict) and "grid_search" not in base:
-            merged[key] = merge_suggestion(base, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def leaf_paths(config: dict[str, Any], prefix: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
-    out: dict[tuple[Any, ...], Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            out.update(leaf_paths(value, (*prefix, key)))
-        else:
-            out[(*prefix, key)] = value
-    return out
-
-
-def checkpoint_metrics(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if k != "config"}
-
-
-def check_fits(resources: Resources, total: Resources) -> None:
-    problems = []
-    if resources.cpu > total.cpu:
-        problems.append(f"{resources.cpu:g} CPUs of {total.cpu:g}")
-    if resources.gpu > total.gpu:
-        problems.append(f"{resources.gpu:g} GPUs of {total.gpu:g}")
-    for key, value in resources.custom.items():
-        if value > total.custom.get(key, 0.0):
-            problems.append(f"{value:g} {key!r} of {total.custom.get(key, 0.0):g}")
-    if problems:
-        raise ValueError(
-            f"a trial asks for {resources.to_dict()}, more than the executor has in all ("
-            + ", ".join(problems)
-            + "): lower resources_per_trial or add resources"
-        )
-
-
-_UNSAFE = re.compile(r"[^\w\-=.,+]")  # \w: what str.isalnum() accepts, and "_"
-
-
-def safe_dirname(name: str) -> str:
-    """``name`` as a folder name: anything but letters, digits and ``-_=.,+`` becomes ``_``."""
-    cleaned = _UNSAFE.sub("_", name)
-    return cleaned[:140] or "trial"

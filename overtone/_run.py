@@ -14,9 +14,10 @@ import cloudpickle
 
 from overtone._controller import Controller
 from overtone._errors import TrialFailedError
-from overtone._experiment import ExperimentSpec, check_fits
-from overtone._restore import ResumeMode, can_restore, parse_resume, restore_experiment
+from overtone._experiment import ExperimentSpec
+from overtone._state import ResumeMode, can_restore, parse_resume, restore_experiment
 from overtone._trial import Resources
+from overtone._trial_factory import check_fits
 from overtone.config import (
     DEFAULT_STORAGE_PATH,
     CheckpointConfig,
@@ -32,11 +33,13 @@ from overtone.runtime._trainable import Trainable
 from overtone.runtime._wrappers import RESOURCES_ATTR, coerce_resources
 from overtone.schedulers import FIFOScheduler, TrialScheduler
 from overtone.search import BasicVariantGenerator, Searcher
-from overtone.search._variants import unresolved_paths, validate_space
+from overtone.space._variants import unresolved_paths, validate_space
 from overtone.stopper import make_stopper
-from overtone.storage._files import STATE_FILE
+from overtone.storage._download import download
+from overtone.storage._layout import STATE_FILE
 from overtone.storage._lock import lock_experiment
-from overtone.storage._remote import RemoteSync, download, is_remote, staging_dir
+from overtone.storage._remote import RemoteSync
+from overtone.storage._uri import is_remote, staging_dir
 
 
 def trainable_name(trainable: Any) -> str:
@@ -47,7 +50,7 @@ def trainable_name(trainable: Any) -> str:
 def resolve_trainable(trainable: Any) -> Any:
     """The trainable itself: a name given to ``tune.register_trainable`` is looked up."""
     if isinstance(trainable, str):
-        from overtone.tune.registry import get_trainable
+        from overtone._classic import get_trainable
 
         return get_trainable(trainable)
     return trainable
@@ -523,6 +526,6 @@ def _passed_locals(values: dict[str, Any]) -> set[str]:
 
 
 def _is_experiment(value: Any) -> bool:
-    from overtone.tune.experiment import Experiment
+    from overtone._classic import Experiment
 
     return isinstance(value, Experiment)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from overtone.search._sample import Domain, Function, is_grid_search
+from overtone.space import Domain, Function, is_grid_search
 
 
 def space_key(space: Any) -> str:

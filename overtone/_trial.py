@@ -1,4 +1,4 @@
-"""Trial status, resources and the frozen snapshot that plugins receive."""
+"""Trial status, resources, decisions and the frozen snapshot that plugins receive."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ class TrialStatus(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class Decision(str, enum.Enum):
+    """What happens to a trial after a result: schedulers return it, executors deliver it to
+    the trial. A ``str`` enum so that ``decision == "STOP"`` works."""
+
+    CONTINUE = "CONTINUE"
+    PAUSE = "PAUSE"
+    STOP = "STOP"
 
 
 @dataclass(frozen=True)

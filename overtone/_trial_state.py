@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from overtone._trial import FrozenTrial, Resources, TrialStatus
-from overtone.storage._files import TrialRecorder
+from overtone.storage._journal import TrialRecorder
+from overtone.storage._layout import ERROR_FILE
 
 
 class Trial:
@@ -82,21 +84,16 @@ class Trial:
             trainable_name=self.trainable_name,
         )
 
-    def add_checkpoint(self, dirname: str, metrics: dict[str, Any]) -> None:
-        """Record a checkpoint folder as the latest (replacing a record of the same name)."""
-        self.checkpoints = [c for c in self.checkpoints if c["dirname"] != dirname]
-        self.checkpoints.append({"dirname": dirname, "metrics": metrics})
-
-    def checkpoint_iteration(self) -> int:
-        """The iteration of the latest checkpoint, 0 if there is none."""
-        if not self.checkpoints:
-            return 0
-        return int(self.checkpoints[-1]["metrics"].get("training_iteration", 0))
-
-    def latest_checkpoint(self) -> str | None:
-        if not self.checkpoints:
-            return None
-        return os.path.join(self.path, self.checkpoints[-1]["dirname"])
+    def record_failure(self, error: str) -> None:
+        """Count a failure and append its traceback to the trial's ``error.txt``."""
+        self.num_failures += 1
+        self.error_file = ERROR_FILE
+        os.makedirs(self.path, exist_ok=True)
+        with open(os.path.join(self.path, ERROR_FILE), "a", encoding="utf-8") as f:
+            f.write(
+                f"Failure # {self.num_failures} "
+                f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n"
+            )
 
     def to_state(self) -> dict[str, Any]:
         state = {

@@ -10,12 +10,13 @@ from typing import Any
 import cloudpickle
 
 from overtone._errors import TuneError
-from overtone._restore import TUNER_FILE, ResumeMode, can_restore
 from overtone._run import execute, resolve_trainable, validate_trainable
+from overtone._state import ResumeMode, can_restore
 from overtone.config import RunConfig, TuneConfig
-from overtone.search._variants import validate_space
-from overtone.storage._files import STATE_FILE
-from overtone.storage._remote import download, is_remote, resolve_filesystem, staging_dir
+from overtone.space._variants import validate_space
+from overtone.storage._download import download
+from overtone.storage._layout import STATE_FILE, TUNER_FILE
+from overtone.storage._uri import is_remote, resolve_filesystem, staging_dir
 
 
 class Tuner:
@@ -124,7 +125,7 @@ class Tuner:
         trials the new space cannot produce are kept, marked ``out_of_space``, and not
         resumed.
         """
-        from overtone.analysis import load_experiment_state
+        from overtone.storage._state import load_experiment_state
 
         path = os.fspath(path)
         if is_remote(path):

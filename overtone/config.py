@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from overtone._checks import check_mode
+
 DEFAULT_STORAGE_PATH = os.path.join("~", "overtone_results")
 
 
@@ -25,11 +27,6 @@ def check_experiment_name(name: Any) -> None:
             f"name is {name!r}, but must be a folder name inside the storage path: "
             "not empty, not '.' or '..', without '/', a path separator or a NUL character"
         )
-
-
-def _check_mode(mode: Any, name: str = "mode") -> None:
-    if mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"{name} is {mode!r}, but must be 'min' or 'max'")
 
 
 @dataclass
@@ -62,7 +59,7 @@ class CheckpointConfig:
     def __post_init__(self) -> None:
         if self.num_to_keep is not None and self.num_to_keep < 1:
             raise ValueError(f"num_to_keep is {self.num_to_keep}, but must be None or >= 1")
-        _check_mode(self.checkpoint_score_order, "checkpoint_score_order")
+        check_mode(self.checkpoint_score_order, "checkpoint_score_order")
         if self.checkpoint_frequency < 0:
             raise ValueError(
                 f"checkpoint_frequency is {self.checkpoint_frequency}, but must be >= 0"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from overtone._errors import MetricNotFoundError, TuneError
-from overtone._trial import TrialStatus
+from overtone._checks import check_mode
+from overtone._errors import ExperimentStateError, MetricNotFoundError
 from overtone.analysis._pareto import check_objectives, pareto_mask
 from overtone.analysis._scores import (
     Score,
@@ -22,97 +21,16 @@ from overtone.analysis._scores import (
 )
 from overtone.analysis._trial_record import TrialRecord, flatten_dict, metric_keys
 from overtone.checkpoint import Checkpoint
+from overtone.storage._state import load_experiment_state, locate_experiment
+
+__all__ = ["ExperimentAnalysis", "ExperimentStateError", "load_experiment_state"]
 
 if TYPE_CHECKING:
     import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "experiment_state.json"
-FORMAT_VERSION = 1
 SCOPES = ("last", "avg", "last-5-avg", "last-10-avg", "all")
-
-
-class ExperimentStateError(TuneError, ValueError):
-    """An ``experiment_state.json`` is missing, corrupted or of an unknown format."""
-
-
-def _locate(path: str | os.PathLike[str]) -> tuple[str, str]:
-    """(experiment directory, state file) for a directory or the state file's own path."""
-    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    if os.path.basename(path) == STATE_FILE and os.path.isfile(path):
-        return os.path.dirname(path), path
-    return path, os.path.join(path, STATE_FILE)
-
-
-def _check_trial_entry(state_file: str, index: int, entry: Any) -> None:
-    def invalid(why: str) -> ExperimentStateError:
-        return ExperimentStateError(f"{state_file} is invalid: trials[{index}] {why}")
-
-    if not isinstance(entry, dict):
-        raise invalid(f"is {type(entry).__name__}, not an object")
-    for key in ("trial_id", "dirname", "status"):
-        if key not in entry:
-            raise invalid(f"has no {key!r}")
-    if entry["status"] not in TrialStatus.__members__:
-        allowed = list(TrialStatus.__members__)
-        raise invalid(f"has status {entry['status']!r}, but it must be one of {allowed}")
-    for key in ("config", "last_result"):
-        if not isinstance(entry.get(key) or {}, dict):
-            raise invalid(f"has a {key!r} that is not an object")
-    checkpoints = entry.get("checkpoints") or []
-    if not isinstance(checkpoints, list) or not all(
-        isinstance(c, dict) and "dirname" in c for c in checkpoints
-    ):
-        raise invalid("has 'checkpoints' that are not a list of objects with a 'dirname'")
-
-
-def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check an experiment's ``experiment_state.json``.
-
-    Args:
-        path: the experiment directory, or the path of its ``experiment_state.json``.
-
-    Raises:
-        ExperimentStateError: (a ``TuneError`` and a ``ValueError``) if the directory holds no
-            experiment, or its state file is corrupted or of an unknown format.
-    """
-    experiment_path, state_file = _locate(path)
-    if not os.path.isfile(state_file):
-        raise ExperimentStateError(
-            f"{experiment_path} is not an experiment directory: it has no {STATE_FILE}"
-        )
-    try:
-        with open(state_file, encoding="utf-8") as f:
-            state = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExperimentStateError(f"{state_file} is corrupted: {exc}") from exc
-    if not isinstance(state, dict):
-        raise ExperimentStateError(
-            f"{state_file} is corrupted: it holds a {type(state).__name__}, not an object"
-        )
-    version = state.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise ExperimentStateError(
-            f"{state_file} has format_version {version!r} (written by overtone "
-            f"{state.get('overtone_version', 'unknown')}), but this overtone reads only "
-            f"format_version {FORMAT_VERSION}"
-        )
-    try:
-        check_objectives(state.get("metric"), state.get("mode"))
-    except ValueError as exc:
-        raise ExperimentStateError(f"{state_file} is invalid: {exc}") from None
-    trials = state.get("trials")
-    if not isinstance(trials, list):
-        raise ExperimentStateError(f"{state_file} is invalid: 'trials' is not a list")
-    for index, entry in enumerate(trials):
-        _check_trial_entry(state_file, index, entry)
-    return state
-
-
-def _check_mode(mode: Any) -> None:
-    if mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
 
 
 def _one_objective(name: str, value: Any, what: str = "this") -> None:
@@ -147,7 +65,7 @@ class ExperimentAnalysis:
         default_mode: str | list[str] | None = None,
     ) -> None:
         check_objectives(default_metric, default_mode)
-        self._experiment_path, _ = _locate(experiment_checkpoint_path)
+        self._experiment_path, _ = locate_experiment(experiment_checkpoint_path)
         self._state = load_experiment_state(self._experiment_path)
         self._default_metric: Any = default_metric or self._state.get("metric")
         self._default_mode: Any = default_mode or self._state.get("mode")
@@ -215,7 +133,7 @@ class ExperimentAnalysis:
         """
         import pandas as pd
 
-        _check_mode(mode)
+        check_mode(mode)
         if mode and not metric:
             raise ValueError(f"mode is {mode!r}, but no metric was given to pick the rows by")
         rows = []
@@ -267,7 +185,7 @@ class ExperimentAnalysis:
 
     def _resolve_mode(self, mode: str | None) -> str:
         if not isinstance(mode, list):
-            _check_mode(mode)
+            check_mode(mode)
         mode = mode or self._default_mode
         if not mode:
             raise ValueError(

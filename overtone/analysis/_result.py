@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from overtone._checks import check_mode
 from overtone.analysis._scores import existing_checkpoints, is_nan, score_of
 from overtone.analysis._trial_record import flatten_dict
 from overtone.checkpoint import Checkpoint
@@ -94,8 +95,7 @@ class Result:
         """
         if not self.best_checkpoints:
             raise RuntimeError(f"Trial at {self.path} kept no checkpoints")
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+        check_mode(mode, required=True)
         scored = []
         names: set[str] = set()
         for checkpoint, metrics in self.best_checkpoints:

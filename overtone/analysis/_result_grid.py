@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from overtone._errors import MetricNotFoundError, TrialError
+from overtone._errors import MetricNotFoundError, NoBestResultError, TrialError
 from overtone._trial import TrialStatus
 from overtone.analysis._experiment_analysis import ExperimentAnalysis
 from overtone.analysis._result import Result
 from overtone.analysis._trial_record import TrialRecord
 
+__all__ = ["NoBestResultError", "ResultGrid"]
+
 if TYPE_CHECKING:
     import pandas as pd
-
-
-class NoBestResultError(MetricNotFoundError, RuntimeError):
-    """No trial reported the metric: a ``MetricNotFoundError`` and, as in Ray, a RuntimeError."""
 
 
 class ResultGrid:
@@ -153,7 +151,7 @@ class ResultGrid:
             checkpoint=trial.checkpoint,
             error=_trial_error(trial),
             path=trial.path,
-            best_checkpoints=trial.checkpoints,
+            best_checkpoints=trial.best_checkpoints,
             _load_metrics_dataframe=lambda: analysis._trial_dataframe(trial),
         )
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from overtone._dicts import flatten
-from overtone._errors import TuneError
 from overtone._trial import Resources, TrialStatus
 from overtone.checkpoint import Checkpoint
+from overtone.storage._journal import read_results
+from overtone.storage._layout import RESULT_FILE
 
 logger = logging.getLogger(__name__)
-
-RESULT_FILE = "result.json"
-
 
 flatten_dict = flatten  # the name the analysis modules use
 
@@ -27,41 +24,6 @@ def metric_keys(results: list[Mapping[str, Any]]) -> set[str]:
     for result in results:
         keys.update(k for k in flatten_dict(result) if k.partition("/")[0] != "config")
     return keys
-
-
-def read_results(path: str) -> list[dict[str, Any]]:
-    """Every result in a ``result.json`` (one JSON object a line); [] if there is no file.
-
-    A last line that does not parse is skipped, as a crash can tear the line being written;
-    a bad line anywhere else means the file is corrupted and raises a ``TuneError``.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    while lines and not lines[-1].strip():
-        lines.pop()
-    results: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            result = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                logger.warning("Skipping the torn last line %d of %s", number, path)
-                break
-            raise TuneError(f"{path} is corrupted: line {number}: {exc}") from exc
-        if not isinstance(result, dict):
-            if number == len(lines):
-                logger.warning("Skipping the torn last line %d of %s", number, path)
-                break
-            raise TuneError(
-                f"{path} is corrupted: line {number} is {type(result).__name__}, not an object"
-            )
-        results.append(result)
-    return results
 
 
 class TrialRecord:
@@ -87,6 +49,10 @@ class TrialRecord:
             (Checkpoint(os.path.join(self._path, str(c["dirname"]))), dict(c.get("metrics") or {}))
             for c in entry.get("checkpoints") or []
         ]
+        # The latest checkpoint is kept for a restore even when it is not among the best.
+        self._not_best = {
+            i for i, c in enumerate(entry.get("checkpoints") or []) if c.get("best") is False
+        }
         self._results: list[dict[str, Any]] | None = None
         self._out_of_space = bool(entry.get("out_of_space", False))
 
@@ -160,6 +126,15 @@ class TrialRecord:
     def checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
         """The kept checkpoints, oldest first, each with the metrics reported along with it."""
         return [(checkpoint, dict(metrics)) for checkpoint, metrics in self._checkpoints]
+
+    @property
+    def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
+        """The best ``num_to_keep`` checkpoints by score (all kept ones without a limit)."""
+        return [
+            (checkpoint, dict(metrics))
+            for i, (checkpoint, metrics) in enumerate(self._checkpoints)
+            if i not in self._not_best
+        ]
 
     @property
     def checkpoint(self) -> Checkpoint | None:

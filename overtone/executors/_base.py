@@ -11,7 +11,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
-from overtone._trial import Resources
+from overtone._trial import Decision, Resources
 from overtone.runtime._session import TrialInfo
 
 
@@ -67,8 +67,10 @@ class Executor(abc.ABC):
         """Start a trial; its resources are held until its Done or Error event."""
 
     @abc.abstractmethod
-    def send_decision(self, trial_id: str, decision: str) -> None:
-        """Answer a ResultEvent: "CONTINUE", "STOP" or "PAUSE"."""
+    def send_decision(self, trial_id: str, decision: Decision) -> None:
+        """Answer a ResultEvent: go on, stop, or pause (end now; it resumes later from its
+        checkpoint). A trial that stops or pauses ends with a DoneEvent, which frees its
+        resources."""
 
     @abc.abstractmethod
     def kill_trial(self, trial_id: str) -> None:

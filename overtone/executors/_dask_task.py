@@ -22,10 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from multiprocessing.connection import Connection, wait
@@ -35,6 +32,18 @@ from distributed import WorkerPlugin, get_worker
 from distributed.comm import get_address_host
 
 from overtone.executors import _dask_channel as channel
+from overtone.executors._messages import (
+    Beat,
+    DoneEvent,
+    ErrorEvent,
+    Exit,
+    LoadTrainable,
+    NextTrial,
+    Ping,
+    RunTrial,
+    TrialLost,
+)
+from overtone.executors._process import ChildProcess, child_env
 from overtone.runtime._session import TrialInfo
 
 _CONNECT_TIMEOUT_S = 30.0
@@ -50,67 +59,32 @@ _preempt = threading.Event()
 _stats = {"fetches": 0, "spawned": 0}
 
 
-class _TrialProcess:
-    """A process that runs trials one after another (the local worker protocol)."""
+class _TrialProcess(ChildProcess):
+    """A process that runs trials one after another (the local worker protocol); it exits
+    when the write end of its life pipe, which only this Dask worker process holds, closes."""
 
     def __init__(self, cuda: str) -> None:
-        parent, child = socket.socketpair()
         life_r, life_w = os.pipe()
-        env = dict(os.environ)
-        env["CUDA_VISIBLE_DEVICES"] = cuda
-        paths = [p for p in sys.path if p]
-        old = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
+        env = child_env(dict(os.environ), cuda)
         try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "overtone.executors._dask_channel",
-                    str(child.fileno()),
-                    str(life_r),
-                ],
-                pass_fds=(child.fileno(), life_r),
-                env=env,
+            super().__init__(
+                "overtone.executors._dask_channel", env, "the trial process", pass_fds=(life_r,)
             )
         except BaseException:
-            parent.close()
             os.close(life_w)
             raise
         finally:
-            child.close()
             os.close(life_r)
-        self.conn = Connection(parent.detach())
         self._life_w: int | None = life_w
         self.cuda = cuda
         self.loaded: set[str] = set()
         _stats["spawned"] += 1
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.conn.close()
+        super().kill()
         if self._life_w is not None:
             os.close(self._life_w)
             self._life_w = None
-        self.proc.wait()
-
-    def death_reason(self, where: str) -> str:
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return f"the trial process (pid {self.proc.pid}) {where} stopped answering"
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"the trial process (pid {self.proc.pid}) {where} was killed by {name}"
-        return f"the trial process (pid {self.proc.pid}) {where} exited with code {code}"
 
 
 def _checkout(cuda: str) -> _TrialProcess:
@@ -228,7 +202,7 @@ class _Link:
         """Beat if due; False if the link is dead (silence, or a failed send)."""
         if self.silence_s is not None and now - self.last_heard > self.silence_s:
             return False
-        return now - self.last_sent < self.beat_s or self.send(("beat",))
+        return now - self.last_sent < self.beat_s or self.send(Beat())
 
 
 def run_slot_task(
@@ -280,7 +254,7 @@ def run_slot_task(
         try:
             cuda = physical_gpus(gpu_slots)
         except ValueError as exc:
-            link.send(("lost", info.trial_id, f"ValueError: {exc} ({where})"))
+            link.send(TrialLost(info.trial_id, f"ValueError: {exc} ({where})"))
             return "error"
         limit = _threads(worker)
         node_ip = get_address_host(worker.address)
@@ -289,7 +263,7 @@ def run_slot_task(
             # The trial process makes the trial's folder; the experiment's is the driver's.
             if not os.path.isdir(next_info.experiment_path):
                 problem = storage_problem(next_info.experiment_path, where)
-                link.send(("error", next_info.trial_id, problem))
+                link.send(ErrorEvent(next_info.trial_id, problem))
             else:
                 next_info.env["CUDA_VISIBLE_DEVICES"] = cuda
                 next_info.env["OVERTONE_NODE_IP"] = node_ip
@@ -322,8 +296,8 @@ def _next_trial(link: _Link) -> TrialInfo | None:
             msg = link.recv()
             if msg is None:
                 return None
-            if isinstance(msg, tuple) and msg[0] == "run":
-                return msg[1]  # type: ignore[no-any-return]
+            if isinstance(msg, NextTrial):
+                return msg.info
             continue  # a ping, or a late decision for the trial that just ended
         if not link.keep_alive(time.monotonic()):
             return None
@@ -370,19 +344,19 @@ class _Relay:
             with _lock:
                 _active.pop(id(self), None)
 
-    def _fail(self, text: str, kind: str = "error") -> None:
-        """Tell the driver the trial failed: "error" (this slot goes on) or "lost" (the
-        slot ends too)."""
-        self.link.send((kind, self.info.trial_id, text))
+    def _fail(self, text: str, lost: bool = False) -> None:
+        """Tell the driver the trial failed; ``lost``: the slot ends too."""
+        trial_id = self.info.trial_id
+        self.link.send(TrialLost(trial_id, text) if lost else ErrorEvent(trial_id, text))
 
     def _relay(self, key: str, blob: bytes) -> str:
         proc, link, info = self.proc, self.link, self.info
         child, driver = proc.conn, link.conn
         try:
             if key not in proc.loaded:
-                child.send(("trainable", key, blob))
+                child.send(LoadTrainable(key, blob))
                 proc.loaded.add(key)
-            child.send(("run", key, info))
+            child.send(RunTrial(key, info))
         except OSError:
             self._fail(f"RuntimeError: {proc.death_reason(self.where)}")
             proc.kill()
@@ -408,14 +382,14 @@ class _Relay:
                     if not link.send_bytes(data):  # the driver is gone, or it killed us
                         proc.kill()
                         return "killed"
-                    if msg[0] in ("done", "error"):
+                    if isinstance(msg, (DoneEvent, ErrorEvent)):
                         _checkin(proc, self.limit)
-                        return str(msg[0])
-                    if msg[3]:
-                        self.last_checkpoint = msg[3]
+                        return "done" if isinstance(msg, DoneEvent) else "error"
+                    if msg.checkpoint_dirname:
+                        self.last_checkpoint = msg.checkpoint_dirname
                         if deadline is not None:
                             proc.kill()
-                            self._fail(self._preempted(True), "lost")
+                            self._fail(self._preempted(True), lost=True)
                             return "preempted"
                     if not child.poll():
                         break
@@ -424,7 +398,7 @@ class _Relay:
                 if decision is None:  # killed by the driver, or the driver is gone
                     proc.kill()
                     return "killed"
-                if decision != "PING":
+                if not isinstance(decision, Ping):
                     try:
                         child.send(decision)
                     except OSError:
@@ -432,7 +406,7 @@ class _Relay:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 proc.kill()
-                self._fail(self._preempted(False), "lost")
+                self._fail(self._preempted(False), lost=True)
                 return "preempted"
             if not link.keep_alive(now):
                 proc.kill()
@@ -534,7 +508,7 @@ def forget(key: str) -> dict[str, int]:
         _idle.clear()
     for proc in idle:
         try:
-            proc.conn.send(("exit",))
+            proc.conn.send(Exit())
         except OSError:
             pass
     deadline = time.monotonic() + 2.0

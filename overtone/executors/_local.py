@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from multiprocessing.connection import Connection, wait
-from typing import Any
 
-from overtone._trial import Resources
+from overtone._trial import Decision, Resources
 from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, ResultEvent
+from overtone.executors._messages import Exit, LoadTrainable, RunTrial
+from overtone.executors._pool import ResourcePool
+from overtone.executors._process import ChildProcess, child_env
 from overtone.runtime._session import TrialInfo
 
-_EPS = 1e-9
 _BYE_TIMEOUT_S = 2.0  # for idle workers to remove their spare trial folders at shutdown
 
 
@@ -47,38 +45,12 @@ def detect_gpus() -> int:
     return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
-class _Worker:
+class _Worker(ChildProcess):
     def __init__(self, gpu_key: tuple[int, ...], env: dict[str, str]) -> None:
-        parent, child = socket.socketpair()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "overtone.executors._worker", str(child.fileno())],
-            pass_fds=(child.fileno(),),
-            env=env,
-        )
-        child.close()
-        self.conn = Connection(parent.detach())
+        super().__init__("overtone.executors._worker", env, "the worker process")
         self.gpu_key = gpu_key
         self.loaded: set[str] = set()
         self.trial_id: str | None = None
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.conn.close()
-        self.proc.wait()
-
-    def death_reason(self) -> str:
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return f"the worker process (pid {self.proc.pid}) stopped answering"
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"the worker process (pid {self.proc.pid}) was killed by {name}"
-        return f"the worker process (pid {self.proc.pid}) exited with code {code}"
 
 
 class LocalExecutor(Executor):
@@ -107,18 +79,13 @@ class LocalExecutor(Executor):
         self.custom = dict(resources or {})
         self.reuse_workers = reuse_workers
         self.prepares_ahead = reuse_workers  # a worker with a spare folder exits cleanly
-        self._free_cpu = self.num_cpus
-        self._free_gpu = [1.0] * self.num_gpus
-        self._free_custom = dict(self.custom)
+        self._pool = ResourcePool(self.num_cpus, self.num_gpus, self.custom)
         self._key = ""
         self._blob = b""
         self._busy: dict[str, tuple[_Worker, Resources, tuple[int, ...]]] = {}
         self._by_conn: dict[Connection, _Worker] = {}
         self._idle: list[_Worker] = []
         self._base_env = dict(os.environ)
-        paths = [p for p in sys.path if p]
-        old = self._base_env.get("PYTHONPATH")
-        self._base_env["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
 
     # -- Executor interface -------------------------------------------------------------
     def setup(self, trainable_key: str, trainable_blob: bytes) -> None:
@@ -127,7 +94,7 @@ class LocalExecutor(Executor):
         # the trainable overlap with the driver's own set-up.
         for _ in range(min(int(self.num_cpus), 8) - len(self._idle)):
             worker = self._spawn(())
-            worker.conn.send(("trainable", self._key, self._blob))
+            worker.conn.send(LoadTrainable(self._key, self._blob))
             worker.loaded.add(self._key)
             self._idle.append(worker)
 
@@ -135,32 +102,23 @@ class LocalExecutor(Executor):
         return Resources(cpu=self.num_cpus, gpu=self.num_gpus, custom=dict(self.custom))
 
     def can_start(self, resources: Resources) -> bool:
-        if resources.cpu > self._free_cpu + _EPS:
-            return False
-        if any(self._free_custom.get(k, 0.0) + _EPS < v for k, v in resources.custom.items()):
-            return False
-        return self._pick_gpus(resources.gpu) is not None
+        return self._pool.fit(resources) is not None
 
     def start_trial(self, info: TrialInfo, resources: Resources) -> None:
-        gpus = self._pick_gpus(resources.gpu)
-        if resources.cpu > self._free_cpu + _EPS or gpus is None:
+        gpus = self._pool.fit(resources)
+        if gpus is None:
             raise RuntimeError(f"not enough free resources to start trial {info.trial_id}")
-        self._free_cpu -= resources.cpu
-        share = resources.gpu if resources.gpu < 1 else 1.0
-        for g in gpus:
-            self._free_gpu[g] -= share
-        for k, v in resources.custom.items():
-            self._free_custom[k] -= v
+        self._pool.take(resources, gpus)
         info.env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
         worker = self._worker_for(gpus)
         if self._key not in worker.loaded:
-            worker.conn.send(("trainable", self._key, self._blob))
+            worker.conn.send(LoadTrainable(self._key, self._blob))
             worker.loaded.add(self._key)
-        worker.conn.send(("run", self._key, info))
+        worker.conn.send(RunTrial(self._key, info))
         worker.trial_id = info.trial_id
         self._busy[info.trial_id] = (worker, resources, gpus)
 
-    def send_decision(self, trial_id: str, decision: str) -> None:
+    def send_decision(self, trial_id: str, decision: Decision) -> None:
         entry = self._busy.get(trial_id)
         if entry is not None:
             try:
@@ -204,7 +162,7 @@ class LocalExecutor(Executor):
             # Idle workers exit by themselves (cleaning up kept trainables); not waiting for
             # their interpreters to wind down saves the driver a few hundred milliseconds.
             try:
-                worker.conn.send(("exit",))
+                worker.conn.send(Exit())
                 told.append(worker)
             except OSError:
                 worker.kill()
@@ -222,43 +180,26 @@ class LocalExecutor(Executor):
         self._busy.clear()
 
     # -- internals ----------------------------------------------------------------------
-    def _on_message(self, worker: _Worker, msg: Any) -> Event:
-        kind = msg[0]
-        if kind == "result":
-            return ResultEvent(msg[1], msg[2], msg[3])
-        trial_id = msg[1]
-        self._release(trial_id)
+    def _on_message(self, worker: _Worker, msg: ResultEvent | DoneEvent | ErrorEvent) -> Event:
+        if isinstance(msg, ResultEvent):
+            return msg
+        # The trial ended: returned, stopped or paused. Either way its resources are free.
+        self._release(msg.trial_id)
         self._by_conn.pop(worker.conn, None)
         if self.reuse_workers:
             self._idle.append(worker)
         else:
             worker.kill()
-        if kind == "done":
-            return DoneEvent(trial_id)
-        return ErrorEvent(trial_id, msg[2])
+        return msg
 
     def _release(self, trial_id: str) -> None:
         worker, resources, gpus = self._busy.pop(trial_id)
         worker.trial_id = None
-        self._free_cpu += resources.cpu
-        share = resources.gpu if resources.gpu < 1 else 1.0
-        for g in gpus:
-            self._free_gpu[g] += share
-        for k, v in resources.custom.items():
-            self._free_custom[k] += v
-
-    def _pick_gpus(self, want: float) -> tuple[int, ...] | None:
-        if want <= 0:
-            return ()
-        if want < 1:  # a fraction: share the fullest device that still has room
-            fits = [g for g, free in enumerate(self._free_gpu) if free + _EPS >= want]
-            return (min(fits, key=lambda g: self._free_gpu[g]),) if fits else None
-        whole = [g for g, free in enumerate(self._free_gpu) if free >= 1 - _EPS]
-        return tuple(whole[: int(want)]) if len(whole) >= want else None
+        self._pool.give_back(resources, gpus)
 
     def _worker_for(self, gpus: tuple[int, ...]) -> _Worker:
         for i, worker in enumerate(self._idle):
-            if worker.gpu_key == gpus and worker.proc.poll() is None:
+            if worker.gpu_key == gpus and worker.alive():
                 del self._idle[i]
                 self._by_conn[worker.conn] = worker
                 return worker
@@ -271,6 +212,4 @@ class LocalExecutor(Executor):
         return worker
 
     def _spawn(self, gpus: tuple[int, ...]) -> _Worker:
-        env = dict(self._base_env)
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-        return _Worker(gpus, env)
+        return _Worker(gpus, child_env(self._base_env, ",".join(map(str, gpus))))

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from overtone._trial import Resources
+from overtone._trial import Decision, Resources
 from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, ResultEvent
 from overtone.runtime._session import TrialInfo
 
@@ -217,13 +217,12 @@ class SimulatedExecutor(Executor):
         self._cpu += run.cpu
         self._schedule(run)
 
-    def send_decision(self, trial_id: str, decision: Any) -> None:
+    def send_decision(self, trial_id: str, decision: Decision) -> None:
         run = self._runs.get(trial_id)
         if run is None or not run.waiting:
             return
         run.waiting = False
-        text = str(getattr(decision, "value", decision))
-        if text == "CONTINUE":
+        if decision == Decision.CONTINUE:
             self._schedule(run)
         else:  # STOP, or PAUSE (resumed later from its latest checkpoint)
             self._finish(run)

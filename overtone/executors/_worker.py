@@ -1,12 +1,9 @@
 """The worker process: receives trials from the driver and runs them one at a time.
 
 Started by the local executor as ``python -m overtone.executors._worker FD`` where FD is
-its end of a socket pair. Messages are pickled tuples:
-
-driver -> worker: ("trainable", key, blob) | ("run", key, TrialInfo) | ("exit",)
-worker -> driver: ("result", trial_id, result, checkpoint_dirname) -- then waits for a
-                  decision string ("CONTINUE", "STOP", "PAUSE") | ("done", trial_id)
-                  | ("error", trial_id, traceback_text)
+its end of a socket pair; it speaks the protocol of ``_messages`` (``LoadTrainable``,
+``RunTrial`` and ``Exit`` in; events, and ``Bye``, out; a ``Decision`` after each result it
+waits on).
 """
 
 from __future__ import annotations
@@ -23,6 +20,16 @@ from typing import Any
 
 import cloudpickle
 
+from overtone._trial import Decision
+from overtone.executors._messages import (
+    Bye,
+    DoneEvent,
+    ErrorEvent,
+    Exit,
+    LoadTrainable,
+    ResultEvent,
+    RunTrial,
+)
 from overtone.runtime._runner import TrialDirs, release_kept, run_trial
 from overtone.runtime._session import TrialInfo
 
@@ -37,9 +44,11 @@ class _ConnChannel:
         self.conn = conn
         self.trial_id = ""
 
-    def report(self, result: dict[str, Any], checkpoint_dirname: str | None, wait: bool) -> str:
-        self.conn.send(("result", self.trial_id, result, checkpoint_dirname))
-        return self.conn.recv() if wait else "CONTINUE"
+    def report(
+        self, result: dict[str, Any], checkpoint_dirname: str | None, wait: bool
+    ) -> Decision:
+        self.conn.send(ResultEvent(self.trial_id, result, checkpoint_dirname))
+        return self.conn.recv() if wait else Decision.CONTINUE  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
@@ -88,17 +97,16 @@ def serve(conn: Connection) -> None:
         except (EOFError, OSError):
             dirs.drop_spare()
             return  # the driver is gone
-        kind = msg[0]
-        if kind == "trainable":
+        if isinstance(msg, LoadTrainable):
             try:
-                trainables[msg[1]] = cloudpickle.loads(msg[2])
+                trainables[msg.key] = cloudpickle.loads(msg.blob)
             except BaseException:  # noqa: BLE001 - reported when a trial needs it
-                trainables[msg[1]] = _LoadFailure(traceback.format_exc())
-        elif kind == "run":
-            info: TrialInfo = msg[2]
+                trainables[msg.key] = _LoadFailure(traceback.format_exc())
+        elif isinstance(msg, RunTrial):
+            info: TrialInfo = msg.info
             channel.trial_id = info.trial_id
             os.environ.update(info.env)
-            trainable = trainables[msg[1]]
+            trainable = trainables[msg.key]
             error = _prepare(dirs, info)
             if error is None and isinstance(trainable, _LoadFailure):
                 error = "The trainable could not be loaded in the worker:\n" + trainable.text
@@ -108,14 +116,14 @@ def serve(conn: Connection) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             if error is None:
-                conn.send(("done", info.trial_id))
+                conn.send(DoneEvent(info.trial_id))
             else:
-                conn.send(("error", info.trial_id, error))
+                conn.send(ErrorEvent(info.trial_id, error))
             dirs.make_spare(info, conn.poll)  # while the driver chooses the next trial
-        elif kind == "exit":
+        elif isinstance(msg, Exit):
             dirs.drop_spare()
             try:
-                conn.send(("bye",))  # the driver may wait for this: no spare is left now
+                conn.send(Bye())  # the driver may wait for this: no spare is left now
             except OSError:
                 pass
             release_kept()

@@ -19,11 +19,13 @@ from overtone._dicts import flatten
 from overtone._trial import FrozenTrial
 from overtone.logger._base import LoggerCallback
 from overtone.storage._files import dumps, write_json_atomic
+from overtone.storage._layout import PARAMS_FILE, PARAMS_PICKLE_FILE, PROGRESS_FILE, RESULT_FILE
 
-EXPR_PARAM_FILE = "params.json"
-EXPR_PARAM_PICKLE_FILE = "params.pkl"
-EXPR_RESULT_FILE = "result.json"
-EXPR_PROGRESS_FILE = "progress.csv"
+# Ray Tune's names for the layout's file names
+EXPR_PARAM_FILE = PARAMS_FILE
+EXPR_PARAM_PICKLE_FILE = PARAMS_PICKLE_FILE
+EXPR_RESULT_FILE = RESULT_FILE
+EXPR_PROGRESS_FILE = PROGRESS_FILE
 
 
 class _PerTrialFiles(LoggerCallback):

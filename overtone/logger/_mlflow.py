@@ -12,7 +12,7 @@ from overtone._dicts import flatten
 from overtone._trial import FrozenTrial
 from overtone.logger._background import BackgroundWorker
 from overtone.logger._base import LoggerCallback, metric_items
-from overtone.logger._trial_scope import current_trial, on_trial_exit
+from overtone.runtime import current_trial, on_trial_exit
 
 _MAX_PARAMS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000

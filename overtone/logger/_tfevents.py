@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from overtone.storage._files import write_all
+from overtone.storage._layout import EVENTS_PREFIX
 
 _POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected
 _TABLE8: list[int] = []  # one byte at a time
@@ -165,7 +166,7 @@ def _hostname() -> str:
 def event_file_name(suffix: str = "") -> str:
     """A new event file's name: TensorBoard reads the files of a folder in name order."""
     return (
-        f"events.out.tfevents.{int(time.time()):010d}.{_hostname()}."
+        f"{EVENTS_PREFIX}{int(time.time()):010d}.{_hostname()}."
         f"{os.getpid()}.{next(_counter)}{suffix}"
     )
 

@@ -12,7 +12,7 @@ from overtone._dicts import flatten
 from overtone._trial import FrozenTrial
 from overtone.logger._background import BackgroundWorker
 from overtone.logger._base import LoggerCallback, experiment_name_of, is_number
-from overtone.logger._trial_scope import current_trial, on_trial_exit
+from overtone.runtime import current_trial, on_trial_exit
 
 #: Result keys that describe the trial rather than measure it: they go to the run's config.
 _TO_CONFIG = ("trial_id", "experiment_tag", "node_ip", "experiment_id", "hostname", "pid", "date")

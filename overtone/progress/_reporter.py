@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from overtone._trial import FrozenTrial, TrialStatus
-from overtone.callbacks import Callback
 from overtone.progress._table import (
     AUTO_RESULT_KEYS,
     abbreviate,
@@ -33,8 +32,6 @@ from overtone.progress._table import (
     final_summary,
     flatten,
     format_duration,
-    format_trial_end_line,
-    format_trial_result_line,
     format_value,
     is_number,
     lookup,
@@ -465,100 +462,6 @@ class _SummaryReporter(_StreamReporter):
                 total_time_s=self._running_time(),
             )
             self._write(summary + "\n")
-
-
-def make_reporter(
-    verbose: int, stream: TextIO | None = None, reporter: ProgressReporter | None = None
-) -> ProgressReporter | None:
-    """The progress reporter for a verbosity level (see the module docstring for the levels).
-
-    Returns None at verbose 0, even when ``reporter`` is given (as Ray Tune does); otherwise
-    ``reporter`` when given; else at verbose 1 a reporter that prints only the final summary,
-    and at verbose 2 and 3 a :class:`CLIReporter`.
-
-    Example::
-
-        reporter = make_reporter(2)
-        if reporter is not None and reporter.should_report(trials):
-            reporter.report(trials, False, "Logical resource usage: 2.0/8 CPUs")
-    """
-    if isinstance(verbose, bool) or not isinstance(verbose, int) or not 0 <= verbose <= 3:
-        raise ValueError(f"verbose is {verbose!r}, but must be 0, 1, 2 or 3")
-    if verbose == 0:
-        return None
-    if reporter is not None:
-        return reporter
-    if verbose == 1:
-        return _SummaryReporter(stream=stream)
-    from overtone.progress._notebook import JupyterNotebookReporter, in_notebook
-
-    if stream is None and in_notebook():  # a notebook gets an HTML table updated in place
-        return JupyterNotebookReporter()
-    return CLIReporter(stream=stream)
-
-
-class TrialProgressPrinter(Callback):
-    """A callback that prints a line per finished trial (verbose >= 2) and per result (3).
-
-    Args:
-        verbose: the verbosity level; below 2 it prints nothing.
-        stream: where to print when no ``reporter`` is given; None is ``sys.stdout``.
-        reporter: when given, lines go through its :meth:`ProgressReporter.print_line`, which
-            keeps a live table below them.
-        detailed: print every result key (and the parameters) in the per-result lines.
-        clock: seconds, for the experiment's running time.
-    """
-
-    def __init__(
-        self,
-        verbose: int = 2,
-        stream: TextIO | None = None,
-        reporter: ProgressReporter | None = None,
-        detailed: bool = False,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._verbose = verbose
-        self._stream = stream
-        self._reporter = reporter
-        self._detailed = detailed
-        self._clock = clock
-        self._start = clock()
-
-    def setup(self, stop: Any = None, num_samples: int | None = None, **info: Any) -> None:
-        self._start = self._clock()
-
-    def on_trial_result(
-        self,
-        iteration: int,
-        trials: list[FrozenTrial],
-        trial: FrozenTrial,
-        result: dict[str, Any],
-        **info: Any,
-    ) -> None:
-        if self._verbose >= 3:
-            self._print(format_trial_result_line(trial, result, self._detailed))
-
-    def on_trial_complete(
-        self, iteration: int, trials: list[FrozenTrial], trial: FrozenTrial, **info: Any
-    ) -> None:
-        if self._verbose >= 2:
-            elapsed = self._clock() - self._start
-            self._print(format_trial_end_line(trial, elapsed, errored=False))
-
-    def on_trial_error(
-        self, iteration: int, trials: list[FrozenTrial], trial: FrozenTrial, **info: Any
-    ) -> None:
-        if self._verbose >= 2:
-            elapsed = self._clock() - self._start
-            self._print(format_trial_end_line(trial, elapsed, errored=True))
-
-    def _print(self, text: str) -> None:
-        if self._reporter is not None:
-            self._reporter.print_line(text)
-            return
-        out = self._stream if self._stream is not None else sys.stdout
-        out.write(text + "\n")
-        out.flush()
 
 
 def _as_columns(

@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from overtone._checks import check_mode
 from overtone._dicts import flatten, lookup
 from overtone._trial import FrozenTrial, TrialStatus
+from overtone.storage._layout import ERROR_FILE
 
 #: Result keys the runtime adds by itself; never inferred as user metrics.
 AUTO_RESULT_KEYS = frozenset(
@@ -217,8 +219,8 @@ def error_file(trial: FrozenTrial) -> str:
     if not trial.path:
         return ""
     if "://" in trial.path:
-        return trial.path.rstrip("/") + "/error.txt"
-    return os.path.join(trial.path, "error.txt")
+        return trial.path.rstrip("/") + "/" + ERROR_FILE
+    return os.path.join(trial.path, ERROR_FILE)
 
 
 def status_of(trial: FrozenTrial) -> TrialStatus:
@@ -266,8 +268,3 @@ def best_trial(
         if best_value is None or (value > best_value if mode == "max" else value < best_value):
             best, best_value = trial, value
     return best
-
-
-def check_mode(mode: str | None) -> None:
-    if mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")

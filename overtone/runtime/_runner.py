@@ -13,7 +13,15 @@ from typing import Any
 from overtone.checkpoint import Checkpoint
 from overtone.runtime._session import TrialInfo, TrialStopped, _Channel, _Session, _set_session
 from overtone.runtime._trainable import Trainable, read_checkpoint, write_checkpoint
-from overtone.storage._files import SPARE_PREFIX, dumps, write_all
+from overtone.storage._files import dumps, write_all
+from overtone.storage._layout import (
+    EVENTS_PREFIX,
+    PARAMS_FILE,
+    SAVE_PREFIX,
+    SPARE_EVENTS_PLACEHOLDER,
+    SPARE_PREFIX,
+    checkpoint_name,
+)
 
 
 def is_class_trainable(trainable: Any) -> bool:
@@ -28,8 +36,7 @@ def _wants_checkpoint_dir(fn: Any) -> bool:
     return "checkpoint_dir" in params
 
 
-_EVENTS_PREFIX = "events.out.tfevents."
-_EVENTS_PLACEHOLDER = "events.spare"
+_PLACEHOLDER = SPARE_EVENTS_PLACEHOLDER
 _CREATE = os.O_WRONLY | os.O_CREAT
 
 
@@ -63,15 +70,15 @@ class TrialDirs:
         if info.write_params:
             # A spare's params.json is empty: appending spares ext4 a truncation.
             flags = _CREATE | (os.O_APPEND if used else os.O_TRUNC)
-            fd = os.open(os.path.join(info.trial_dir, "params.json"), flags, 0o644)
+            fd = os.open(os.path.join(info.trial_dir, PARAMS_FILE), flags, 0o644)
             try:
                 write_all(fd, dumps(info.config).encode("utf-8"))
             finally:
                 os.close(fd)
-        placeholder = os.path.join(info.trial_dir, _EVENTS_PLACEHOLDER)
+        placeholder = os.path.join(info.trial_dir, _PLACEHOLDER)
         for name in info.files:
             path = os.path.join(info.trial_dir, name)
-            if used and name.startswith(_EVENTS_PREFIX) and os.path.exists(placeholder):
+            if used and name.startswith(EVENTS_PREFIX) and os.path.exists(placeholder):
                 os.rename(placeholder, path)
             else:
                 os.close(os.open(path, _CREATE, 0o644))
@@ -85,8 +92,8 @@ class TrialDirs:
         if not info.spare_dirs or self._spare is not None or interrupted():
             return
         path = os.path.join(info.experiment_path, f"{SPARE_PREFIX}{os.getpid()}")
-        names = ["params.json"] if info.write_params else []
-        names += [_EVENTS_PLACEHOLDER if n.startswith(_EVENTS_PREFIX) else n for n in info.files]
+        names = [PARAMS_FILE] if info.write_params else []
+        names += [_PLACEHOLDER if n.startswith(EVENTS_PREFIX) else n for n in info.files]
         try:
             os.makedirs(path, exist_ok=True)
             self._spare = path
@@ -207,7 +214,7 @@ def _run_class(cls: type[Trainable], info: TrialInfo, session: _Session) -> None
 
 def _save_final(obj: Trainable, trial_dir: str) -> None:
     """The checkpoint at the end, named for the last iteration; the driver finds it there."""
-    target = os.path.join(trial_dir, f"checkpoint_{obj._iteration:06d}")
+    target = os.path.join(trial_dir, checkpoint_name(obj._iteration))
     if os.path.isdir(target):
         return  # the last iteration was checkpointed already
     tmp = _save(obj, trial_dir).path
@@ -215,6 +222,6 @@ def _save_final(obj: Trainable, trial_dir: str) -> None:
 
 
 def _save(obj: Trainable, trial_dir: str) -> Checkpoint:
-    tmp = tempfile.mkdtemp(prefix=".save-", dir=trial_dir)
+    tmp = tempfile.mkdtemp(prefix=SAVE_PREFIX, dir=trial_dir)
     write_checkpoint(obj, tmp)
     return Checkpoint(os.path.abspath(tmp))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from overtone.checkpoint import Checkpoint
+from overtone.storage._layout import SAVE_PREFIX, checkpoint_name
 
 _HOSTNAME = socket.gethostname()
 
@@ -158,12 +159,12 @@ class _Session:
                 f"checkpoint is {checkpoint!r}, but must be a tune.Checkpoint "
                 "(use tune.Checkpoint.from_directory(path))"
             )
-        dirname = f"checkpoint_{self.iteration:06d}"
+        dirname = checkpoint_name(self.iteration)
         target = os.path.join(self.info.trial_dir, dirname)
         source = os.path.abspath(checkpoint.path)
         if os.path.dirname(source) == os.path.abspath(self.info.trial_dir) and os.path.basename(
             source
-        ).startswith(".save-"):  # written for us by a class trainable: move, don't copy
+        ).startswith(SAVE_PREFIX):  # written for us by a class trainable: move, don't copy
             shutil.rmtree(target, ignore_errors=True)
             os.replace(source, target)
         elif source != target:
@@ -230,7 +231,7 @@ def checkpoint_dir(step: int | None = None) -> Iterator[str]:
     session = _current
     if session is None:
         raise RuntimeError("tune.checkpoint_dir() was called outside a trial")
-    path = tempfile.mkdtemp(prefix=".save-", dir=session.info.trial_dir)
+    path = tempfile.mkdtemp(prefix=SAVE_PREFIX, dir=session.info.trial_dir)
     yield path
     session.pending_checkpoint = Checkpoint(path)
 

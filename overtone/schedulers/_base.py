@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
-from overtone._trial import FrozenTrial
+# Decision lives beside TrialStatus, so that executors deliver it without importing plugins.
+from overtone._trial import Decision, FrozenTrial
 from overtone.schedulers._util import check_modes
-
-
-class Decision(str, enum.Enum):
-    CONTINUE = "CONTINUE"
-    PAUSE = "PAUSE"
-    STOP = "STOP"
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from overtone._checks import import_optional
 from overtone._trial import FrozenTrial
 from overtone.schedulers._pbt import PopulationBasedTraining, _TrialState
-from overtone.search._convert import import_optional
 
 _MAX_POINTS = 300  # the GP is fitted on the latest segments only: O(n^3)
 _CANDIDATES = 1000

@@ -39,6 +39,7 @@ from overtone.schedulers._util import (
     number,
     signed_score,
 )
+from overtone.storage._layout import checkpoint_iteration, checkpoint_name
 
 
 @dataclass
@@ -71,8 +72,7 @@ class _TrialState:
 
 def checkpoint_step(path: str) -> int:
     """The iteration in a ``checkpoint_NNNNNN`` folder name, 0 if none."""
-    digits = os.path.basename(path.rstrip(os.sep)).rpartition("_")[2]
-    return int(digits) if digits.isdigit() else 0
+    return checkpoint_iteration(os.path.basename(path.rstrip(os.sep))) or 0
 
 
 class PopulationBasedTraining(Seeded, TrialScheduler):
@@ -280,7 +280,7 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
         """A class trainable saves a checkpoint when paused, which no result reports."""
         if state.paused_at is None:
             return
-        path = os.path.join(state.path, f"checkpoint_{state.paused_at:06d}")
+        path = os.path.join(state.path, checkpoint_name(state.paused_at))
         known = -1 if state.last_checkpoint is None else checkpoint_step(state.last_checkpoint)
         if state.paused_at > known and os.path.isdir(path):
             state.last_checkpoint = path

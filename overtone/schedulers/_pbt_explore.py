@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from overtone.schedulers._util import number
-from overtone.search._sample import Categorical, Domain, is_grid_search
+from overtone.space._domains import Categorical, Domain, is_grid_search
 
 _MISSING: Any = object()
 

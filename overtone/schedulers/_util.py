@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from overtone._checks import check_mode
+from overtone._dicts import lookup
 
-def check_mode(mode: Any) -> None:
-    if mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+__all__ = ["check_mode", "check_number", "lookup", "number"]  # with the names defined below
 
 
 def check_modes(mode: Any) -> None:
@@ -38,18 +38,6 @@ def check_number(
     if low is not None and (value <= low if strict else value < low):
         raise ValueError(f"{name} is {value!r}, but must be {'>' if strict else '>='} {low:g}")
     return float(value)
-
-
-def lookup(result: dict[str, Any], key: str) -> Any:
-    """``result[key]``, or a nested value for a ``"a/b"`` key; None when absent."""
-    if key in result:
-        return result[key]
-    value: Any = result
-    for part in key.split("/"):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def number(value: Any) -> float | None:

@@ -1,10 +1,11 @@
-"""Searchers and the search space (``overtone.tune.search`` and ``tune.uniform`` & co.)."""
+"""Searchers (``overtone.tune.search``), with the search space's domains re-exported from
+:mod:`overtone.space` (``tune.uniform`` & co.)."""
 
 from overtone.search._base import Searcher
 from overtone.search._basic_variant import BasicVariantGenerator
 from overtone.search._concurrency import ConcurrencyLimiter
 from overtone.search._repeater import Repeater
-from overtone.search._sample import (
+from overtone.space import (
     Categorical,
     Domain,
     Float,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+from overtone._checks import check_mode
+
 
 class Searcher:
     """Suggests configurations for new trials.
@@ -24,8 +26,7 @@ class Searcher:
     controls_trial_count = False
 
     def __init__(self, metric: str | None = None, mode: str | None = None) -> None:
-        if mode is not None and mode not in ("min", "max"):
-            raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+        check_mode(mode)
         self._metric = metric
         self._mode = mode
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from overtone.search._base import Searcher
-from overtone.search._sample import is_grid_search
-from overtone.search._variants import (
+from overtone.space._domains import is_grid_search
+from overtone.space._variants import (
     Path,
     count_grid_variants,
     generate_variants,

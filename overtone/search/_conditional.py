@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from overtone.search._convert import has_searchable
-from overtone.search._sample import Categorical, Domain, Function, is_grid_search
-from overtone.search._variants import path_str
+from overtone.space._domains import Categorical, Domain, Function, is_grid_search
+from overtone.space._variants import path_str
 
 Path = tuple[Any, ...]
 PickIndex = Callable[[str, list[Any]], int]

@@ -10,7 +10,6 @@ constants are left for the controller.
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -20,8 +19,9 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
+from overtone._checks import check_mode
 from overtone.search._base import Searcher
-from overtone.search._sample import (
+from overtone.space._domains import (
     Categorical,
     Domain,
     Float,
@@ -30,20 +30,9 @@ from overtone.search._sample import (
     Normal,
     is_grid_search,
 )
-from overtone.search._variants import Path, path_str
+from overtone.space._variants import Path, path_str
 
 MISSING: Any = object()
-
-
-def import_optional(module: str, searcher: str, extra: str, package: str | None = None) -> Any:
-    """Import an optional library, or raise an ImportError that names the extra to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ModuleNotFoundError(
-            f"{searcher} needs {package or module}: pip install 'overtone[{extra}]'",
-            name=module,
-        ) from exc
 
 
 @dataclass
@@ -310,11 +299,6 @@ def check_points(
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def check_mode(mode: Any) -> None:
-    if mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
 
 
 def metric_value(result: dict[str, Any] | None, metric: str) -> float | None:

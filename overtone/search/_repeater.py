@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from overtone.search._base import Searcher
-from overtone.search._variants import Path
+from overtone.space._variants import Path
 
 TRIAL_INDEX = "__trial_index__"
 

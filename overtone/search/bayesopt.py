@@ -19,6 +19,7 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
+from overtone._checks import import_optional
 from overtone.search._base import Searcher
 from overtone.search._convert import (
     MISSING,
@@ -26,14 +27,13 @@ from overtone.search._convert import (
     Param,
     build_suggestion,
     check_points,
-    import_optional,
     lookup,
     metric_value,
     parse_space,
     point_values,
     unsupported,
 )
-from overtone.search._sample import Categorical, Float, Integer, Normal
+from overtone.space._domains import Categorical, Float, Integer, Normal
 
 _HALF = 0.4999  # integers are rounded from [low - q/2, high + q/2]: every value as likely
 _KINDS = ("ucb", "ei", "poi")

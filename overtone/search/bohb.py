@@ -20,19 +20,19 @@ from typing import Any
 
 import numpy as np
 
+from overtone._checks import import_optional
 from overtone.search._convert import (
     AdapterSearcher,
     Param,
     build_suggestion,
     check_points,
     decoder,
-    import_optional,
     metric_value,
     parse_space,
     point_values,
     unsupported,
 )
-from overtone.search._sample import Categorical, Float, Integer
+from overtone.space._domains import Categorical, Float, Integer
 
 _DEFAULTS: dict[str, Any] = {
     "min_points_in_model": None,

@@ -18,6 +18,7 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
+from overtone._checks import import_optional
 from overtone.search._conditional import has_conditional, is_conditional, resolve
 from overtone.search._convert import (
     MISSING,
@@ -28,14 +29,13 @@ from overtone.search._convert import (
     decoder,
     flatten_point,
     has_searchable,
-    import_optional,
     metric_value,
     parse_space,
     plain,
     point_values,
     unflatten_names,
 )
-from overtone.search._sample import (
+from overtone.space._domains import (
     Categorical,
     Domain,
     Float,
@@ -44,7 +44,7 @@ from overtone.search._sample import (
     Normal,
     is_grid_search,
 )
-from overtone.search._variants import path_str
+from overtone.space._variants import path_str
 
 # Integers are rounded uniforms over [low - q/2, high + q/2], so that every value is as likely.
 _HALF = 0.4999

@@ -12,6 +12,7 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
+from overtone._checks import import_optional
 from overtone.search._convert import (
     AdapterSearcher,
     Param,
@@ -20,14 +21,13 @@ from overtone.search._convert import (
     check_points,
     decoder,
     flatten_point,
-    import_optional,
     metric_value,
     parse_space,
     plain,
     point_values,
     unflatten_names,
 )
-from overtone.search._sample import Categorical, Float, Integer, Normal
+from overtone.space._domains import Categorical, Float, Integer, Normal
 
 
 def _nevergrad() -> Any:

@@ -11,24 +11,23 @@ from typing import Any
 
 import cloudpickle
 
+from overtone._checks import check_mode, import_optional
 from overtone.search._conditional import has_conditional, resolve
 from overtone.search._convert import (
     AdapterSearcher,
     Param,
     build_suggestion,
     category_index,
-    check_mode,
     check_points,
     decoder,
     flatten_point,
-    import_optional,
     metric_value,
     parse_space,
     point_values,
     unflatten_names,
     unsupported,
 )
-from overtone.search._sample import Categorical, Float, Integer
+from overtone.space._domains import Categorical, Float, Integer
 
 _PRIMITIVE = (type(None), bool, int, float, str)
 

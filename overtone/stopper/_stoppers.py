@@ -10,6 +10,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from overtone._checks import check_mode
 from overtone._dicts import lookup
 from overtone.stopper._base import Stopper
 
@@ -45,13 +46,6 @@ def _check_number(name: str, value: Any, rule: str, ok: Callable[[float], bool])
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} is {value!r}, but must be an integer >= {minimum}")
-
-
-def _check_mode(mode: Any, allow_none: bool) -> None:
-    if mode is None and allow_none:
-        return
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
 
 
 class NoopStopper(Stopper):
@@ -110,7 +104,7 @@ class TrialPlateauStopper(Stopper):
         _check_number("std", std, "a number >= 0", lambda v: v >= 0)
         _check_int("num_results", num_results, 1)
         _check_int("grace_period", grace_period, 0)
-        _check_mode(mode, allow_none=True)
+        check_mode(mode)
         if metric_threshold is not None:
             _check_number("metric_threshold", metric_threshold, "a number", lambda v: True)
             if mode is None:
@@ -184,7 +178,7 @@ class ExperimentPlateauStopper(Stopper):
     ) -> None:
         if not isinstance(metric, str) or not metric:
             raise ValueError(f"metric is {metric!r}, but must be a non-empty string")
-        _check_mode(mode, allow_none=False)
+        check_mode(mode, required=True)
         # The standard deviation of one value is always 0, so top=1 would stop at once.
         _check_int("top", top, 2)
         _check_int("patience", patience, 0)

@@ -45,135 +45,43 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 import sys
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
-from overtone.storage._files import SPARE_PREFIX, STATE_FILE, write_json_atomic
+from overtone.storage._download import download
+from overtone.storage._layout import MANIFEST, STATE_FILE
+from overtone.storage._scan import (
+    LocalFile,
+    Signature,
+    checkpoint_of,
+    read_manifest,
+    scan,
+    write_manifest,
+)
+from overtone.storage._uri import (
+    is_local_fs,
+    is_remote,
+    resolve_filesystem,
+    staging_dir,
+    strip_slash,
+)
 
-__all__ = ["RemoteSync", "download", "is_remote", "staging_dir"]
+__all__ = [
+    "MANIFEST",
+    "RemoteSync",
+    "download",
+    "is_remote",
+    "resolve_filesystem",
+    "staging_dir",
+]
 
-MANIFEST = ".overtone_sync.json"  # what was uploaded from (or downloaded to) a local folder
-_CHECKPOINT_DIR = re.compile(r"checkpoint_\d{6}")
-_TEMP_NAME = re.compile(r"\.tmp\d*$")
 _SWEEP_S = 10.0  # a pass this often even without notify(): workers write logs on their own
 _MAX_BACKOFF_S = 10.0
-# protocol -> (the packages it needs, the extra that installs them)
-_EXTRAS = {
-    "s3": ("fsspec and s3fs", "s3"),
-    "s3a": ("fsspec and s3fs", "s3"),
-    "gs": ("fsspec and gcsfs", "gcs"),
-    "gcs": ("fsspec and gcsfs", "gcs"),
-    "az": ("fsspec and adlfs", "azure"),
-    "abfs": ("fsspec and adlfs", "azure"),
-    "abfss": ("fsspec and adlfs", "azure"),
-}
-
-
-def is_remote(uri: str) -> bool:
-    """Whether ``uri`` names remote storage: any ``scheme://`` except ``file://``."""
-    return "://" in uri and not uri.startswith("file://")
-
-
-def _strip_slash(uri: str) -> str:
-    """``uri`` without trailing slashes, but never its ``://``."""
-    head, sep, tail = uri.partition("://")
-    return head + sep + tail.rstrip("/") if sep else uri.rstrip("/") or uri
-
-
-def staging_dir(uri: str) -> str:
-    """A stable local folder in which to stage the experiment that is mirrored to ``uri``.
-
-    ``$OVERTONE_STAGING_DIR/<sha1 of uri>[:12]/<last path part>``; without that variable, the
-    base is ``.staging`` under the local storage path (``$OVERTONE_STORAGE_PATH`` if it is
-    local, else ``~/overtone_results``). The same URI always gives the same folder, so a run
-    that resumes on the same machine finds its staged files.
-    """
-    base = os.environ.get("OVERTONE_STAGING_DIR")
-    if not base:
-        local = os.environ.get("OVERTONE_STORAGE_PATH")
-        if not local or is_remote(local):
-            local = os.path.join("~", "overtone_results")
-        base = os.path.join(local, ".staging")
-    norm = _strip_slash(uri)
-    digest = hashlib.sha1(norm.encode("utf-8")).hexdigest()[:12]
-    last = norm.split("://", 1)[-1].rsplit("/", 1)[-1]
-    last = re.sub(r"[^\w.-]", "_", last).lstrip(".") or "experiment"
-    return os.path.join(os.path.abspath(os.path.expanduser(base)), digest, last)
-
-
-def resolve_filesystem(uri: str, filesystem: Any = None) -> tuple[Any, str]:
-    """The fsspec filesystem and the root path (no protocol, no trailing slash) of ``uri``."""
-    if filesystem is not None:
-        root = filesystem._strip_protocol(uri)
-    else:
-        protocol = uri.split("://", 1)[0] if "://" in uri else "file"
-        packages, extra = _EXTRAS.get(protocol, ("fsspec", "remote"))
-        try:
-            from fsspec.core import url_to_fs
-        except ImportError:
-            raise ImportError(
-                f"storage_path {uri!r} needs {packages}: pip install 'overtone[{extra}]'"
-            ) from None
-        try:
-            filesystem, root = url_to_fs(uri)
-        except ImportError as exc:
-            raise ImportError(
-                f"storage_path {uri!r} needs {packages}: pip install 'overtone[{extra}]' ({exc})"
-            ) from exc
-        except ValueError as exc:
-            raise ValueError(
-                f"storage_path {uri!r} has a protocol that fsspec does not know ({exc})"
-            ) from exc
-    root = root.rstrip("/")
-    if not root.strip("/"):
-        raise ValueError(f"storage_path {uri!r} names no folder, but must name one to write in")
-    return filesystem, root
-
-
-def _is_local_fs(fs: Any) -> bool:
-    protocol = getattr(fs, "protocol", ())
-    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-    return "file" in protocols or "local" in protocols
-
-
-def _checkpoint_of(rel: str) -> str | None:
-    """The checkpoint folder (relative path) that ``rel`` lies in, or None."""
-    parts = rel.split("/")
-    for i, part in enumerate(parts[:-1]):
-        if _CHECKPOINT_DIR.fullmatch(part):
-            return "/".join(parts[: i + 1])
-    return None
-
-
-def _is_staging_name(name: str) -> bool:
-    """Folders and files being written: never uploaded."""
-    return (
-        name.startswith((".save-", SPARE_PREFIX))
-        or name.endswith(".tmp")
-        or bool(_TEMP_NAME.search(name))
-    )
-
-
-Signature = tuple[int, int, int]  # size, mtime_ns, inode
-
-
-def _signature(st: os.stat_result) -> Signature:
-    # The inode catches atomic replacements (os.replace) within one mtime tick, same size.
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-class _Local(NamedTuple):
-    path: str
-    signature: Signature
-    checkpoint: str | None  # the checkpoint folder it lies in
 
 
 class _Failed(Exception):
@@ -234,12 +142,12 @@ class RemoteSync:
         if backoff_s < 0:
             raise ValueError(f"backoff_s is {backoff_s}, but must be >= 0")
         self.local_dir = os.path.abspath(os.path.expanduser(local_dir))
-        self.uri = _strip_slash(uri)
+        self.uri = strip_slash(uri)
         self.interval_s = interval_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self._fs, self._root = resolve_filesystem(self.uri, filesystem)
-        self._local_fs = _is_local_fs(self._fs)
+        self._local_fs = is_local_fs(self._fs)
         if self._local_fs and os.path.realpath(self._root) == os.path.realpath(self.local_dir):
             raise ValueError(f"uri {uri!r} is local_dir itself, but must be another folder")
         self._on_error = on_error or _warn
@@ -401,7 +309,7 @@ class RemoteSync:
         self._last_start = time.monotonic()
         self._retries_left = True
         self._failing.pop("<pass>", None)
-        files, local_checkpoints, covered = self._scan(only)
+        files, local_checkpoints, covered = scan(self.local_dir, only)
         todo = [rel for rel, local in files.items() if self._uploaded.get(rel) != local.signature]
         todo.sort(key=lambda rel: _upload_rank(rel, files[rel]))
         blocking = 0  # failed uploads that the state file must not get ahead of
@@ -433,94 +341,12 @@ class RemoteSync:
                 pass
         return 0
 
-    def _hinted_dirs(self, only: set[str]) -> list[str] | None:
-        """The hinted paths relative to ``local_dir``, outermost only; None: scan it all."""
-        rels = set()
-        for path in only:
-            full = os.path.normpath(os.path.join(self.local_dir, os.path.expanduser(path)))
-            rel = os.path.relpath(full, self.local_dir).replace(os.sep, "/")
-            if rel == ".":
-                return None
-            if rel == ".." or rel.startswith("../"):
-                continue  # not ours
-            rels.add(rel)
-        kept: list[str] = []
-        for rel in sorted(rels):  # a parent sorts before its children
-            if not any(rel.startswith(k + "/") for k in kept):
-                kept.append(rel)
-        return kept
-
-    def _scan(
-        self, only: set[str] | None = None
-    ) -> tuple[dict[str, _Local], set[str], list[str] | None]:
-        """Local files and checkpoint folders, and the folders that were walked in full
-        (None: all of them)."""
-        files: dict[str, _Local] = {}
-        checkpoints: set[str] = set()
-        covered = None if only is None else self._hinted_dirs(only)
-        stack: list[tuple[str, str, str | None]] = []
-        if covered is None:
-            stack.append(("", self.local_dir, None))
-        else:
-            self._scan_top_files(files)
-            for rel in covered:
-                if any(_is_staging_name(part) for part in rel.split("/")):
-                    continue
-                path = os.path.join(self.local_dir, *rel.split("/"))
-                checkpoint = _checkpoint_of(rel + "/-")
-                if os.path.isfile(path):
-                    try:
-                        files[rel] = _Local(path, _signature(os.stat(path)), _checkpoint_of(rel))
-                    except FileNotFoundError:
-                        pass
-                    continue
-                if checkpoint == rel and os.path.isdir(path):
-                    checkpoints.add(rel)
-                stack.append((rel, path, checkpoint))
-        while stack:
-            rel_dir, abs_dir, checkpoint = stack.pop()
-            try:
-                entries = list(os.scandir(abs_dir))
-            except (FileNotFoundError, NotADirectoryError):
-                continue  # removed while we walk (a pruned checkpoint)
-            for entry in entries:
-                name = entry.name
-                rel = f"{rel_dir}/{name}" if rel_dir else name
-                if _is_staging_name(name) or (not rel_dir and name.startswith(MANIFEST)):
-                    continue
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        inner = checkpoint
-                        if inner is None and _CHECKPOINT_DIR.fullmatch(name):
-                            inner = rel
-                            checkpoints.add(rel)
-                        stack.append((rel, entry.path, inner))
-                    elif entry.is_file():
-                        files[rel] = _Local(entry.path, _signature(entry.stat()), checkpoint)
-                except FileNotFoundError:
-                    continue
-        return files, checkpoints, covered
-
-    def _scan_top_files(self, files: dict[str, _Local]) -> None:
-        """The files directly in ``local_dir``: the state files, in every pass."""
-        try:
-            entries = list(os.scandir(self.local_dir))
-        except FileNotFoundError:
-            return
-        for entry in entries:
-            name = entry.name
-            if _is_staging_name(name) or name.startswith(MANIFEST):
-                continue
-            try:
-                if entry.is_file():
-                    files[name] = _Local(entry.path, _signature(entry.stat()), None)
-            except FileNotFoundError:
-                continue
-
     def _remote(self, rel: str) -> str:
         return f"{self._root}/{rel}"
 
-    def _upload(self, rel: str, local: _Local, deadline: float | None, background: bool) -> bool:
+    def _upload(
+        self, rel: str, local: LocalFile, deadline: float | None, background: bool
+    ) -> bool:
         remote = self._remote(rel)
         if local.checkpoint is not None:
             self._remote_checkpoints.add(local.checkpoint)
@@ -549,7 +375,7 @@ class RemoteSync:
 
     def _delete_pruned(
         self,
-        files: dict[str, _Local],
+        files: dict[str, LocalFile],
         local_checkpoints: set[str],
         covered: list[str] | None,
         deadline: float | None,
@@ -582,7 +408,7 @@ class RemoteSync:
         stale = [
             rel
             for rel in self._uploaded
-            if rel not in files and _checkpoint_of(rel) in local_checkpoints
+            if rel not in files and checkpoint_of(rel) in local_checkpoints
         ]
         for rel in stale:
             self._check_abort(deadline, background)
@@ -657,13 +483,13 @@ class RemoteSync:
     # -- the manifest: what is known to be remote, kept across processes -------------------
 
     def _load_manifest(self) -> None:
-        data = _read_manifest(self.local_dir)
+        data = read_manifest(self.local_dir)
         if data is None or data.get("uri") != self.uri:
             return
         for rel, sig in data.get("files", {}).items():
             if isinstance(sig, list) and len(sig) == 3:
                 self._uploaded[rel] = (int(sig[0]), int(sig[1]), int(sig[2]))
-                checkpoint = _checkpoint_of(rel)
+                checkpoint = checkpoint_of(rel)
                 if checkpoint is not None:
                     self._remote_checkpoints.add(checkpoint)
         self._manifest_saved = dict(self._uploaded)
@@ -671,85 +497,14 @@ class RemoteSync:
     def _save_manifest(self) -> None:
         if self._uploaded == self._manifest_saved or not os.path.isdir(self.local_dir):
             return
-        _write_manifest(self.local_dir, self.uri, self._uploaded)
+        write_manifest(self.local_dir, self.uri, self._uploaded)
         self._manifest_saved = dict(self._uploaded)
 
 
-def _upload_rank(rel: str, local: _Local) -> int:
+def _upload_rank(rel: str, local: LocalFile) -> int:
     """Upload order: checkpoints, trial files, root state files, experiment_state.json."""
     if rel == STATE_FILE:
         return 3
     if "/" not in rel and rel.endswith(".pkl"):
         return 2
     return 0 if local.checkpoint is not None else 1
-
-
-def _read_manifest(local_dir: str) -> dict[str, Any] | None:
-    try:
-        with open(os.path.join(local_dir, MANIFEST), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_manifest(local_dir: str, uri: str, files: dict[str, Signature]) -> None:
-    manifest = {"uri": uri, "files": {k: list(v) for k, v in files.items()}}
-    write_json_atomic(os.path.join(local_dir, MANIFEST), manifest)
-
-
-def download(uri: str, local_dir: str, *, filesystem: Any = None) -> str:
-    """Copy the experiment folder at ``uri`` into ``local_dir``; return its absolute path.
-
-    Files that exist locally are overwritten. A manifest records what was downloaded, so a
-    :class:`RemoteSync` of the same folder and URI uploads only what changes afterwards.
-
-    Raises:
-        ValueError: nothing is stored at ``uri``.
-    """
-    uri = _strip_slash(uri)
-    fs, root = resolve_filesystem(uri, filesystem)
-    invalidate = getattr(fs, "invalidate_cache", None)
-    if invalidate is not None:
-        invalidate(root)
-    try:
-        listing = fs.find(root, detail=True)
-    except FileNotFoundError:
-        listing = {}
-    prefix = root.lstrip("/") + "/"
-    names = []
-    for name, info in listing.items():
-        if info.get("type", "file") != "file":
-            continue
-        rel = name.lstrip("/")
-        if not rel.startswith(prefix):
-            continue  # the root itself, if it is a file
-        rel = rel[len(prefix) :]
-        parts = rel.split("/")
-        if any(p in ("", ".", "..") for p in parts) or any(_is_staging_name(p) for p in parts):
-            continue
-        names.append((name, rel))
-    if not names:
-        raise ValueError(f"storage_path {uri!r} holds no experiment: no files were found there")
-    local_dir = os.path.abspath(os.path.expanduser(local_dir))
-    fetched: dict[str, Signature] = {}
-    for name, rel in names:
-        target = os.path.join(local_dir, *rel.split("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = f"{target}.tmp{os.getpid()}"
-        for attempt in range(4):
-            try:
-                fs.get_file(name, tmp)
-                break
-            except FileNotFoundError:
-                break  # deleted meanwhile (a pruned checkpoint)
-            except Exception:
-                if attempt == 3:
-                    raise
-                time.sleep(0.2 * 2**attempt)
-        if not os.path.exists(tmp):
-            continue
-        os.replace(tmp, target)
-        fetched[rel] = _signature(os.stat(target))
-    _write_manifest(local_dir, uri, fetched)
-    return local_dir

@@ -9,8 +9,9 @@ import pytest
 from overtone._errors import TuneError
 from overtone._trial import Resources, TrialStatus
 from overtone.analysis import ExperimentAnalysis, TrialRecord
-from overtone.analysis._trial_record import flatten_dict, read_results
+from overtone.analysis._trial_record import flatten_dict
 from overtone.checkpoint import Checkpoint
+from overtone.storage._journal import read_results
 
 
 def records(experiment: str) -> dict[str, TrialRecord]:

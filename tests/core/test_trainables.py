@@ -129,6 +129,33 @@ def test_context_describes_the_trial(tmp_path, executor):
     assert lines[0]["cuda"] == ""  # a trial without GPUs sees none
 
 
+def reports_current_trial(config):
+    from overtone.runtime import current_trial, on_trial_exit
+
+    facts = current_trial()
+    marker = os.path.join(facts.trial_dir, "exited")
+    registered = on_trial_exit(lambda: open(marker, "w").close())
+    tune.report(
+        registered=registered,
+        facts=[facts.trial_id, facts.trial_name, facts.experiment_name, facts.trial_dir],
+    )
+
+
+def test_current_trial_names_the_trial_and_on_trial_exit_runs_at_its_end(tmp_path):
+    from overtone.runtime import current_trial, on_trial_exit
+
+    assert current_trial() == current_trial().__class__()  # all None outside a trial
+    assert on_trial_exit(lambda: None) is False
+    analysis = tune.run(reports_current_trial, storage_path=str(tmp_path), name="cur", verbose=0)
+    (trial,) = analysis.trials
+    (line,) = [json.loads(x) for x in open(os.path.join(trial.path, "result.json"))]
+    trial_id, trial_name, experiment_name, trial_dir = line["facts"]
+    assert (trial_id, trial_name, experiment_name) == (trial.trial_id, trial.trial_name, "cur")
+    assert os.path.samefile(trial_dir, trial.path)
+    assert line["registered"] is True
+    assert os.path.exists(os.path.join(trial.path, "exited"))
+
+
 class Big:
     """Records, in a file, every process that unpickles it."""
 
@@ -364,12 +391,19 @@ def test_log_to_file(tmp_path, executor, capfd, setting):
 def test_with_resources_from_a_function_of_the_config(tmp_path):
     trainable = tune.with_resources(pid_reporter, lambda config: {"cpu": 1, "gpu": config["g"]})
     analysis = tune.run(
-        trainable, config={"g": tune.grid_search([0, 1, 2])},
-        storage_path=str(tmp_path), verbose=0,
+        trainable,
+        config={"g": tune.grid_search([0, 1, 2])},
+        storage_path=str(tmp_path),
+        verbose=0,
         executor=tune.LocalExecutor(num_cpus=3, num_gpus=2),
     )
     seen = {t.config["g"]: t.last_result["cuda"] for t in analysis.trials}
     assert seen[0] == "" and seen[1] in {"0", "1"} and sorted(seen[2].split(",")) == ["0", "1"]
     with pytest.raises(ValueError, match="3 GPUs of 2"):
-        tune.run(trainable, config={"g": 3}, storage_path=str(tmp_path), verbose=0,
-                 executor=tune.LocalExecutor(num_cpus=3, num_gpus=2))
+        tune.run(
+            trainable,
+            config={"g": 3},
+            storage_path=str(tmp_path),
+            verbose=0,
+            executor=tune.LocalExecutor(num_cpus=3, num_gpus=2),
+        )

@@ -17,8 +17,8 @@ from overtone import tune
 from overtone.logger import _tfevents
 from overtone.runtime._runner import TrialDirs
 from overtone.runtime._session import TrialInfo
-from overtone.storage import _files
-from overtone.storage._files import SPARE_PREFIX
+from overtone.storage import _files, _journal
+from overtone.storage._layout import SPARE_PREFIX
 
 
 def _info(tmp_path, **kwargs) -> TrialInfo:
@@ -58,11 +58,11 @@ def test_preparing_again_keeps_what_the_files_hold(tmp_path):
 def test_a_fresh_journal_is_emptied_only_when_it_holds_something(tmp_path, content):
     path = tmp_path / "result.json"
     path.write_text(content)
-    fd = _files._open_journal(str(path), fresh=True)
+    fd = _journal._open_journal(str(path), fresh=True)
     _files.write_all(fd, b"new\n")
     os.close(fd)
     assert path.read_text() == "new\n"
-    fd = _files._open_journal(str(path), fresh=False)
+    fd = _journal._open_journal(str(path), fresh=False)
     _files.write_all(fd, b"more\n")
     os.close(fd)
     assert path.read_text() == "new\nmore\n"
@@ -71,7 +71,7 @@ def test_a_fresh_journal_is_emptied_only_when_it_holds_something(tmp_path, conte
 def test_the_driver_only_opens_files_the_worker_made(tmp_path, monkeypatch):
     """Every journal and event file exists before the driver opens it."""
     seen: list[tuple[str, bool]] = []
-    open_journal = _files._open_journal
+    open_journal = _journal._open_journal
 
     def watched_journal(path, fresh):
         seen.append((os.path.basename(path), os.path.exists(path)))
@@ -83,7 +83,7 @@ def test_the_driver_only_opens_files_the_worker_made(tmp_path, monkeypatch):
         seen.append(("events", name is not None and os.path.exists(os.path.join(logdir, name))))
         event_file_init(self, logdir, filename_suffix, name)
 
-    monkeypatch.setattr(_files, "_open_journal", watched_journal)
+    monkeypatch.setattr(_journal, "_open_journal", watched_journal)
     monkeypatch.setattr(_tfevents.EventFile, "__init__", watched_event_file)
 
     def train(config):

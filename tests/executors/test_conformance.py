@@ -129,6 +129,21 @@ class PausesOnce(tune.schedulers.TrialScheduler):
         return self.CONTINUE
 
 
+class PausesAllThenResumes(PausesOnce):
+    """Pauses every trial at its second result and resumes none until all are paused, so
+    that the trials still to come can only run on the paused trials' resources."""
+
+    def __init__(self, num_trials: int) -> None:
+        super().__init__()
+        self.num_trials = num_trials
+
+    def choose_trial_to_run(self, candidates):
+        for c in candidates:
+            if c.trial_id not in self.paused:
+                return c
+        return candidates[0] if len(self.paused) == self.num_trials else None
+
+
 def fails(config):
     tune.report(loss=1.0)
     mode = config["mode"]
@@ -233,7 +248,9 @@ def test_a_stop_decision_reaches_the_trial_promptly(tmp_path, executor):
 
 def test_a_trial_is_killed_without_waiting_for_its_next_result(tmp_path, executor):
     start = time.time()
-    analysis = run(reports_then_sleeps, tmp_path, executor, time_budget_s=2)
+    # The budget leaves a loaded machine time to start the trial (a Dask slot's first start
+    # takes seconds there); the trial then sleeps far longer than it.
+    analysis = run(reports_then_sleeps, tmp_path, executor, time_budget_s=6)
     assert time.time() - start < 30  # the trial sleeps 120 s
     (trial,) = analysis.trials
     assert str(trial.status) == "TERMINATED"
@@ -252,6 +269,22 @@ def test_pause_and_resume_from_the_checkpoint(tmp_path, executor):
         assert str(trial.status) == "TERMINATED"
         assert iterations(trial) == [1, 2, 3, 4, 5]
         assert [r["resumed_from"] for r in rows(trial)] == [0, 0, 2, 2, 2]
+
+
+def test_a_paused_trial_gives_its_resources_back(tmp_path, executor):
+    # Four trials on two CPUs: the third and fourth can start only on paused trials' CPUs.
+    analysis = run(
+        checkpointed,
+        tmp_path,
+        executor,
+        scheduler=PausesAllThenResumes(num_trials=4),
+        resources_per_trial={"cpu": 1},
+        config={"steps": 4, "t": tune.grid_search(list(range(4)))},
+    )
+    for trial in analysis.trials:
+        assert str(trial.status) == "TERMINATED"
+        assert iterations(trial) == [1, 2, 3, 4]
+        assert [r["resumed_from"] for r in rows(trial)] == [0, 0, 2, 2]
 
 
 def test_a_crash_ends_only_its_trial(tmp_path, executor):

@@ -158,7 +158,10 @@ def test_losing_the_scheduler_fails_clearly_and_the_experiment_resumes(tmp_path,
         tmp_path, LocalExecutor(num_cpus=2, num_gpus=0), OnStep(-1, print), resume=True
     )
     assert_every_result_once(analysis)
-    assert all(max(r["resumed_from"] for r in rows(t)) >= 2 for t in analysis.trials)
+    # The trial that reached step 3 resumes from its checkpoint of step 2 or later; the other
+    # one may lag behind it by a step or two on a loaded machine, but resumes too.
+    resumed = sorted(max(r["resumed_from"] for r in rows(t)) for t in analysis.trials)
+    assert resumed[-1] >= 2 and resumed[0] >= 1, resumed
 
 
 def _can_unshare() -> bool:

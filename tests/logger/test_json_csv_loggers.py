@@ -17,7 +17,7 @@ from overtone.logger import (
     LoggerCallback,
     default_logger_callbacks,
 )
-from overtone.storage._files import TrialRecorder, rewind_journal
+from overtone.storage._journal import TrialRecorder, rewind_journal
 
 
 def _drive(callbacks, trial, results, end=True, failed=False):

@@ -1,10 +1,12 @@
-"""An in-process stand-in for the controller: drives a scheduler with synthetic trials.
+"""Drives a scheduler through the real controller, with trials scripted in this process.
 
-It follows the controller's rules (``overtone/_controller.py``): every result gets a
-decision; ``done`` forces STOP; PAUSE queues the trial as PAUSED after a save (as a class
-trainable does); a :class:`TrialRestart` queues it first as PENDING with the new config,
-resources or copied checkpoint; queued trials start through ``choose_trial_to_run``, and when
-it answers None a new trial is created if any is left. Time is the iteration count: no clocks.
+Each trial is a script for :class:`~overtone.executors._scripted.ScriptedExecutor`: it calls
+``step_fn`` once per result and needs no worker process, so the controller's own rules
+(``overtone/_controller.py``: every result gets a decision; ``done`` forces STOP; PAUSE queues
+the trial as PAUSED after a save; a :class:`TrialRestart` queues it first as PENDING with the
+new config, resources or copied checkpoint; queued trials start through
+``choose_trial_to_run``...) are the ones exercised, not a copy of them. Time is the iteration
+count: no clocks. The executor steps the running trials round-robin, in start order.
 """
 
 from __future__ import annotations
@@ -12,62 +14,164 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from overtone._controller import Controller
+from overtone._experiment import ExperimentSpec
 from overtone._trial import FrozenTrial, Resources, TrialStatus
+from overtone._trial_factory import TrialFactory
+from overtone._trial_state import Trial
+from overtone.executors._scripted import ScriptedExecutor, Step
+from overtone.runtime._session import TrialInfo
 from overtone.schedulers import Decision, TrialRestart, TrialScheduler
+from overtone.search import Searcher
 
 StepFn = Callable[[dict[str, Any], Any, int], tuple[Any, dict[str, Any]]]
 
 
 @dataclass
 class SimTrial:
-    trial_id: str
-    config: dict[str, Any]
-    path: str
-    tag: str
-    initial_state: Any
-    status: TrialStatus = TrialStatus.PENDING
-    iteration: int = 0
-    since_restore: int = 0
+    """A trial as the controller keeps it, with what its script saw."""
+
+    trial: Trial
+    iteration: int = 0  # the last iteration it stepped
     state: Any = None
-    resources: Resources = field(default_factory=Resources)
-    checkpoints: dict[int, Any] = field(default_factory=dict)
-    last_result: dict[str, Any] = field(default_factory=dict)
-    runs: int = 0
-    pending_restart: TrialRestart | None = None
-    history: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (it, config)
+    history: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (start, config)
 
-    def snapshot(self) -> FrozenTrial:
-        return FrozenTrial(
-            trial_id=self.trial_id,
-            trial_name=f"sim_{self.trial_id}",
-            config=self.config,
-            status=self.status,
-            last_result=self.last_result,
-            path=self.path,
-            resources=self.resources,
-            experiment_tag=self.tag,
-            trainable_name="sim",
-        )
+    @property
+    def trial_id(self) -> str:
+        return self.trial.trial_id
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.trial.config
+
+    @property
+    def status(self) -> TrialStatus:
+        return self.trial.status
+
+    @property
+    def last_result(self) -> dict[str, Any]:
+        return self.trial.last_result
+
+    @property
+    def resources(self) -> Resources:
+        return self.trial.resources
+
+    @property
+    def path(self) -> str:
+        return self.trial.path
 
 
-class Stuck(RuntimeError):
-    pass
+@dataclass
+class _Record:
+    """What a trial's script saw: its last iteration and state, and each start."""
+
+    iteration: int = 0
+    state: Any = None
+    history: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+class _Configs(Searcher):
+    """Suggests the given configs in order; each trial's tag is its number alone."""
+
+    def __init__(self, configs: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._configs = configs
+        self._next = 0
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self._next >= len(self._configs):
+            return Searcher.FINISHED
+        self._next += 1
+        return dict(self._configs[self._next - 1])
+
+    def last_resolved_vars(self, trial_id: str) -> dict[Any, Any]:
+        return {}
+
+
+class _SimFactory(TrialFactory):
+    def trial_id(self, index: int) -> str:
+        return f"t{index:05d}"
+
+
+class _Recording(TrialScheduler):
+    """Stands in for the scheduler: passes every call on and records its decisions."""
+
+    def __init__(self, sim: Simulator, inner: TrialScheduler) -> None:
+        self.sim = sim
+        self.inner = inner
+
+    @property
+    def metric(self) -> str | None:  # type: ignore[override]
+        return self.inner.metric
+
+    @property
+    def mode(self) -> str | None:  # type: ignore[override]
+        return self.inner.mode
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return self.inner.set_search_properties(metric, mode, **spec)
+
+    def on_trial_add(self, trial: FrozenTrial) -> None:
+        self.inner.on_trial_add(trial)
+
+    def on_trial_result(
+        self, trial: FrozenTrial, result: dict[str, Any]
+    ) -> Decision | TrialRestart:
+        chosen = self.inner.on_trial_result(trial, result)
+        assert isinstance(chosen, (Decision, TrialRestart)), f"not a decision: {chosen!r}"
+        iteration = result["training_iteration"]
+        if isinstance(chosen, TrialRestart):
+            self.sim.decisions.append((trial.trial_id, iteration, *self.sim._label(chosen)))
+        else:
+            self.sim.decisions.append((trial.trial_id, iteration, Decision(chosen).value))
+        self.sim.iterations += 1
+        if self.sim.iterations == self.sim._swap_at:
+            assert self.sim._factory is not None
+            self.sim.swap(self.sim._factory)
+        return chosen
+
+    def on_trial_complete(self, trial: FrozenTrial, result: dict[str, Any] | None) -> None:
+        self.inner.on_trial_complete(trial, result)
+
+    def on_trial_error(self, trial: FrozenTrial) -> None:
+        self.inner.on_trial_error(trial)
+
+    def on_trial_remove(self, trial: FrozenTrial) -> None:
+        self.inner.on_trial_remove(trial)
+
+    def choose_trial_to_run(self, candidates: list[FrozenTrial]) -> FrozenTrial | None:
+        chosen = self.inner.choose_trial_to_run(candidates)
+        assert chosen is None or isinstance(chosen, FrozenTrial), chosen
+        return chosen
+
+    def trials_to_stop(self, queued: list[FrozenTrial]) -> list[FrozenTrial]:
+        return self.inner.trials_to_stop(queued)
+
+    def pending_restart(self, trial: FrozenTrial) -> TrialRestart | None:
+        return self.inner.pending_restart(trial)
+
+    def get_state(self) -> dict[str, Any]:
+        return self.inner.get_state()
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.inner.set_state(state)
+
+    def debug_string(self) -> str:
+        return self.inner.debug_string()
 
 
 class Simulator:
-    """Runs ``configs`` as trials of ``step_fn`` under ``scheduler``.
+    """Runs ``configs`` as trials of ``step_fn`` under ``scheduler``, through the controller.
 
     Args:
         step_fn: ``(config, state, iteration) -> (new state, metrics)``.
         max_iter: a trial reports ``done`` at this iteration.
-        concurrency: how many trials run at once; each tick steps each once, in start order.
+        concurrency: how many trials run at once (``max_concurrent_trials``).
         checkpoint_every: report a checkpoint every this many iterations (0: never).
-        make_dirs: create the checkpoint folders on disk (PBT checks that they exist).
     """
 
     def __init__(
@@ -80,145 +184,48 @@ class Simulator:
         max_iter: int = 100,
         concurrency: int = 4,
         checkpoint_every: int = 0,
-        make_dirs: bool = False,
         metric: str | None = "score",
         mode: str | None = "max",
         seed: int | None = 0,
         initial_state: Any = 0.0,
         resources: Resources | None = None,
     ) -> None:
-        self.scheduler = scheduler
+        self._recording = _Recording(self, scheduler)
         self.configs = configs
         self.step_fn = step_fn
         self.root = root
         self.max_iter = max_iter
         self.concurrency = concurrency
         self.checkpoint_every = checkpoint_every
-        self.make_dirs = make_dirs
         self.metric, self.mode, self.seed = metric, mode, seed
         self.initial_state = initial_state
         self.resources = resources or Resources()
-        self.trials: dict[str, SimTrial] = {}
-        self.queue: deque[SimTrial] = deque()
-        self.running: list[SimTrial] = []
+        self.trials: dict[str, SimTrial] = {}  # once run
+        self._records: dict[str, _Record] = {}
         self.decisions: list[tuple[Any, ...]] = []
         self.iterations = 0  # results reported in all, the compute spent
-        self.saved: dict[str, Any] = {}  # checkpoint path -> state
+        self._swap_at: int | None = None
+        self._factory: Callable[[], TrialScheduler] | None = None
         scheduler.set_search_properties(metric, mode, seed=seed, experiment_path=root)
 
-    # -- trials -------------------------------------------------------------------------
-    def _create(self) -> SimTrial | None:
-        index = len(self.trials)
-        if index >= len(self.configs):
-            return None
-        trial_id = f"t{index:05d}"
-        trial = SimTrial(
-            trial_id,
-            dict(self.configs[index]),
-            os.path.join(self.root, f"sim_{trial_id}"),
-            str(index),
-            self.initial_state,
-            resources=self.resources,
-        )
-        trial.state = trial.initial_state
-        self.trials[trial_id] = trial
-        self.scheduler.on_trial_add(trial.snapshot())
-        return trial
+    @property
+    def scheduler(self) -> TrialScheduler:
+        return self._recording.inner
 
-    def _launch(self, trial: SimTrial) -> None:
-        if trial.runs:
-            if trial.checkpoints:
-                it = max(trial.checkpoints)
-                trial.iteration, trial.state = it, trial.checkpoints[it]
-            else:
-                trial.iteration, trial.state = 0, trial.initial_state
-        trial.runs += 1
-        trial.since_restore = 0
-        trial.status = TrialStatus.RUNNING
-        trial.history.append((trial.iteration, trial.config))
-        self.running.append(trial)
-
-    def _save(self, trial: SimTrial) -> str:
-        name = f"checkpoint_{trial.iteration:06d}"
-        trial.checkpoints[trial.iteration] = trial.state
-        path = os.path.join(trial.path, name)
-        self.saved[path] = trial.state
-        if self.make_dirs:
-            os.makedirs(path, exist_ok=True)
-        return name
-
-    def _choose(self) -> SimTrial | None:
-        chosen = self.scheduler.choose_trial_to_run([t.snapshot() for t in self.queue])
-        if chosen is None:
-            return None
-        assert isinstance(chosen, FrozenTrial), chosen
-        trial = self.trials[chosen.trial_id]
-        assert trial in self.queue, f"{chosen.trial_id} is not queued"
-        self.queue.remove(trial)
-        return trial
-
-    def _fill(self) -> None:
-        while len(self.running) < self.concurrency:
-            if self.queue:
-                trial = self._choose()
-                if trial is not None:
-                    self._launch(trial)
-                    continue
-            trial = self._create()
-            if trial is None:
-                break
-            self._launch(trial)
-        if not self.running and self.queue:
-            trial = self._choose()
-            if trial is None:
-                raise Stuck(f"{len(self.queue)} queued trials held back while nothing runs")
-            self._launch(trial)
-
-    # -- one result ---------------------------------------------------------------------
-    def _step(self, trial: SimTrial) -> None:
-        trial.iteration += 1
-        trial.since_restore += 1
-        self.iterations += 1
-        trial.state, metrics = self.step_fn(trial.config, trial.state, trial.iteration)
-        result = dict(metrics)
-        result.update(
-            training_iteration=trial.iteration,
-            time_total_s=float(trial.iteration),
-            iterations_since_restore=trial.since_restore,
-            trial_id=trial.trial_id,
-            done=trial.iteration >= self.max_iter,
-            config=trial.config,
-        )
-        if self.checkpoint_every and trial.iteration % self.checkpoint_every == 0:
-            result["checkpoint_dir_name"] = self._save(trial)
-        trial.last_result = result
-        chosen = self.scheduler.on_trial_result(trial.snapshot(), result)
-        assert isinstance(chosen, (Decision, TrialRestart)), f"not a decision: {chosen!r}"
-        decision = Decision.STOP if result["done"] else Decision.CONTINUE
-        if isinstance(chosen, TrialRestart):
-            self.decisions.append((trial.trial_id, trial.iteration, *self._label(chosen)))
-            if decision == Decision.CONTINUE:
-                trial.pending_restart = chosen
-                decision = Decision.PAUSE
-        else:
-            self.decisions.append((trial.trial_id, trial.iteration, Decision(chosen).value))
-            if chosen == Decision.STOP or (
-                chosen == Decision.PAUSE and decision == Decision.CONTINUE
-            ):
-                decision = Decision(chosen)
-        if decision == Decision.CONTINUE:
-            return
-        self.running.remove(trial)
-        if decision == Decision.STOP:
-            trial.status = TrialStatus.TERMINATED
-            self.scheduler.on_trial_complete(trial.snapshot(), result)
-            return
-        self._save(trial)  # a pause saves, as a class trainable does
-        if trial.pending_restart is not None:
-            self._restart(trial, trial.pending_restart)
-        else:
-            trial.status = TrialStatus.PAUSED
-            self.queue.append(trial)
+    def _script(self, info: TrialInfo, state: Any) -> Iterator[Step]:
+        record = self._records.setdefault(info.trial_id, _Record())
+        if info.restore_checkpoint is None:
+            state = self.initial_state
+        iteration = info.start_iteration
+        record.history.append((iteration, info.config))
+        record.iteration, record.state = iteration, state
+        while True:
+            iteration += 1
+            state, metrics = self.step_fn(info.config, state, iteration)
+            record.iteration, record.state = iteration, state
+            metrics = {**metrics, "done": iteration >= self.max_iter}
+            every = self.checkpoint_every
+            yield Step(metrics, state=state, checkpoint=bool(every and iteration % every == 0))
 
     def _label(self, restart: TrialRestart) -> tuple[Any, ...]:
         source = None
@@ -230,48 +237,44 @@ class Simulator:
             resources = Resources.coerce(restart.resources).to_dict()
         return ("RESTART", config, source, json.dumps(resources, sort_keys=True))
 
-    def _restart(self, trial: SimTrial, restart: TrialRestart) -> None:
-        trial.pending_restart = None
-        if restart.config is not None:
-            trial.config = restart.config
-        if restart.resources is not None:
-            trial.resources = Resources.coerce(restart.resources)
-        if restart.checkpoint is not None:
-            path = os.path.abspath(restart.checkpoint)
-            assert path in self.saved, f"no such checkpoint: {path}"
-            name = os.path.basename(path)
-            it = int(name.rpartition("_")[2])
-            trial.checkpoints = {it: self.saved[path]}
-            copy = os.path.join(trial.path, name)  # the controller copies it over
-            self.saved[copy] = self.saved[path]
-            if self.make_dirs:
-                os.makedirs(copy, exist_ok=True)
-        trial.status = TrialStatus.PENDING
-        self.queue.appendleft(trial)
-
-    # -- the loop -----------------------------------------------------------------------
+    # -- the run ------------------------------------------------------------------------
     def run(
         self,
         *,
         swap_at: int | None = None,
         factory: Callable[[], TrialScheduler] | None = None,
-        max_results: int = 1_000_000,
     ) -> Simulator:
         """Run every trial to its end. With ``swap_at``, after that many results the
         scheduler's state is pickled into a fresh one from ``factory``, as on restore."""
-        while True:
-            self._fill()
-            if not self.running:
-                self.scheduler.get_state()  # the controller's last save of the search state
-                return self
-            for trial in list(self.running):
-                if trial in self.running:
-                    self._step(trial)
-                if swap_at is not None and self.iterations == swap_at:
-                    assert factory is not None
-                    self.swap(factory)
-                if self.iterations >= max_results:
-                    return self
+        self._swap_at, self._factory = swap_at, factory
+        huge = float(10**6)
+        spec = ExperimentSpec(
+            trainable_blob=b"",
+            trainable_name="sim",
+            name="sim",
+            experiment_path=self.root,
+            param_space={},
+            searcher=_Configs(self.configs),
+            scheduler=self._recording,
+            stopper=None,
+            executor=ScriptedExecutor(self._script, Resources(cpu=huge, gpu=huge)),
+            resources=self.resources,
+            metric=self.metric,
+            mode=self.mode,
+            num_samples=len(self.configs),
+            max_concurrent_trials=self.concurrency,
+            verbose=0,
+            seed=self.seed,
+            default_loggers=False,
+            trial_dirname_creator=lambda trial: f"sim_{trial.trial_id}",
+        )
+        controller = Controller(spec)
+        controller._factory = _SimFactory(spec, "t")
+        controller.run()
+        for trial_id, trial in controller.trials.items():
+            record = self._records.get(trial_id) or _Record(state=self.initial_state)
+            self.trials[trial_id] = SimTrial(trial, record.iteration, record.state, record.history)
+        return self
 
     def swap(self, factory: Callable[[], TrialScheduler]) -> None:
         state = pickle.dumps(self.scheduler.get_state())
@@ -280,7 +283,7 @@ class Simulator:
             self.metric, self.mode, seed=self.seed, experiment_path=self.root
         )
         fresh.set_state(pickle.loads(state))
-        self.scheduler = fresh
+        self._recording.inner = fresh
 
     # -- reading the outcome ------------------------------------------------------------
     def final(self, key: str) -> dict[str, Any]:

@@ -33,7 +33,6 @@ def _sim(scheduler, root):
         max_iter=40,
         concurrency=4,
         checkpoint_every=4,
-        make_dirs=True,
     )
 
 

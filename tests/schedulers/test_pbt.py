@@ -59,7 +59,6 @@ def _sim(scheduler, root, configs=None) -> Simulator:
         max_iter=HORIZON,
         concurrency=4,
         checkpoint_every=4,
-        make_dirs=True,
     )
 
 

@@ -104,7 +104,6 @@ def _sim(name: str, root, **kwargs) -> Simulator:
         max_iter=27,
         concurrency=4,
         checkpoint_every=3,
-        make_dirs=True,
         **kwargs,
     )
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from overtone import tune
-from overtone.search._variants import generate_variants
+from overtone.space._variants import generate_variants
 
 
 def _space():

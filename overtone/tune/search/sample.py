@@ -1,6 +1,6 @@
 """``overtone.tune.search.sample``: the search space's domains and functions, as in Ray."""
 
-from overtone.search._sample import (
+from overtone.space._domains import (
     Categorical,
     Domain,
     Float,

@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from overtone.search import (
+from overtone.space import (
     Categorical,
     Float,
     Function,
@@ -237,3 +237,17 @@ def test_bad_arguments_raise_value_error_naming_value(make, message):
     with pytest.raises(ValueError) as info:
         make()
     assert message in str(info.value)
+
+
+def test_search_and_tune_re_export_the_space_unchanged():
+    import overtone.search
+    import overtone.space
+    from overtone import tune
+
+    for name in overtone.space.__all__:
+        if name == "is_grid_search":
+            continue  # a helper of the package, not part of the public API
+        assert getattr(overtone.search, name) is getattr(overtone.space, name), name
+        if name in tune.__all__:  # the functions; the classes are in tune.search
+            assert getattr(tune, name) is getattr(overtone.space, name), name
+        assert getattr(tune.search, name) is getattr(overtone.space, name), name

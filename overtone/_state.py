@@ -1,21 +1,95 @@
-"""Rebuilding an experiment from its directory, to continue it after a stop or a crash."""
+"""The experiment state: its writer (the controller's only persistent record besides the
+trials' journals) and its loader, which rebuilds an experiment to continue it after a stop or
+a crash.
+
+The state is two files in the experiment folder: ``experiment_state.json`` (trials, their
+statuses and kept checkpoints) and ``search_state.pkl`` (the searcher's and scheduler's state).
+"""
 
 from __future__ import annotations
 
 import os
-import pickle
-import re
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from overtone._errors import TuneError
+import cloudpickle
+
+from overtone import __version__
+from overtone._study_change import space_key
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
-from overtone.storage._files import STATE_FILE
+from overtone.storage._journal import read_results
+from overtone.storage._layout import (
+    FORMAT_VERSION,
+    RESULT_FILE,
+    STATE_FILE,
+    TUNER_FILE,
+    checkpoint_iteration,
+)
+from overtone.storage._state import (
+    load_experiment_state,
+    load_search_state,
+    save_experiment_state,
+    save_search_state,
+)
 
-SEARCH_STATE_FILE = "search_state.pkl"
-TUNER_FILE = "tuner.pkl"
-_CHECKPOINT = re.compile(r"checkpoint_(\d{6})")
+__all__ = ["TUNER_FILE", "ResumeMode", "StateWriter", "can_restore", "restore_experiment"]
+
+
+class StateWriter:
+    """Writes an experiment's state files, each atomically (a temp name, then a rename).
+
+    The searcher's and scheduler's state is written before the state file, so that a state
+    file never names trials the searcher does not know it suggested.
+    """
+
+    def __init__(self, spec: Any, start_time: float) -> None:
+        self.spec = spec
+        self.start_time = start_time
+        self.last_save = 0.0
+        self._search_state_error: str | None = None
+
+    def save(self, trials: list[Trial], search_done: bool, interrupted: bool) -> None:
+        spec = self.spec
+        state = {
+            "format_version": FORMAT_VERSION,
+            "overtone_version": __version__,
+            "name": spec.name,
+            "start_time": self.start_time,
+            "metric": spec.metric,
+            "mode": spec.mode,
+            "interrupted": interrupted,
+            "trials": [t.to_state() for t in trials],
+        }
+        self._save_search_state(search_done)
+        save_experiment_state(spec.experiment_path, state)
+        if spec.remote is not None:
+            spec.remote.notify()
+        self.last_save = time.time()
+
+    def _save_search_state(self, search_done: bool) -> None:
+        spec = self.spec
+        try:
+            data = cloudpickle.dumps(
+                {
+                    "searcher": spec.searcher.get_state(),
+                    "scheduler": spec.scheduler.get_state(),
+                    "search_done": search_done,
+                    "space_key": space_key(spec.param_space),
+                }
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure means the same: not restorable
+            if self._search_state_error is None:
+                self._search_state_error = f"{type(spec.searcher).__name__}: {exc}"
+                print(
+                    f"Warning: the search state cannot be saved, so this experiment will "
+                    f"not be resumable: {self._search_state_error}",
+                    file=sys.stderr,
+                )
+            data = cloudpickle.dumps({"error": self._search_state_error})
+        save_search_state(spec.experiment_path, data)
 
 
 @dataclass
@@ -76,9 +150,6 @@ def can_restore(path: str) -> bool:
 
 def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
     """Read the experiment at ``path`` and decide, per trial, how it continues."""
-    from overtone.analysis import load_experiment_state
-    from overtone.analysis._trial_record import read_results
-
     state = load_experiment_state(path)  # clear errors for a missing or corrupted state
     path = os.path.dirname(os.path.join(os.path.abspath(os.path.expanduser(path)), STATE_FILE))
     trials: list[Trial] = []
@@ -97,7 +168,7 @@ def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
         trial.num_failures = int(entry.get("num_failures", 0))
         trial.error_file = entry.get("error_file")
         trial.out_of_space = bool(entry.get("out_of_space", False))
-        rows = read_results(os.path.join(trial.path, "result.json"))
+        rows = read_results(os.path.join(trial.path, RESULT_FILE))
         by_iteration = {r.get("training_iteration"): r for r in rows}
         trial.checkpoints = _checkpoints_on_disk(trial.path, by_iteration)
         if rows:
@@ -113,14 +184,7 @@ def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
         prefix = prefix or head
         if index.isdigit():
             count = max(count, int(index) + 1)
-    search_state = None
-    search_file = os.path.join(path, SEARCH_STATE_FILE)
-    if os.path.exists(search_file):
-        try:
-            with open(search_file, "rb") as f:
-                search_state = pickle.load(f)
-        except Exception as exc:  # noqa: BLE001 - any unreadable state means the same here
-            raise TuneError(f"{search_file} is corrupted: {type(exc).__name__}: {exc}") from exc
+    search_state = load_search_state(path)
     return RestoredExperiment(
         trials,
         prefix or os.urandom(3).hex()[:5],
@@ -138,9 +202,9 @@ def _checkpoints_on_disk(trial_dir: str, rows: dict[Any, dict[str, Any]]) -> lis
         return []
     found = []
     for name in names:
-        match = _CHECKPOINT.fullmatch(name)
-        if match and int(match.group(1)) in rows:
-            metrics = {k: v for k, v in rows[int(match.group(1))].items() if k != "config"}
+        iteration = checkpoint_iteration(name)
+        if iteration is not None and iteration in rows:
+            metrics = {k: v for k, v in rows[iteration].items() if k != "config"}
             found.append({"dirname": name, "metrics": metrics})
     return found
 

@@ -1,7 +1,7 @@
 """Turning a param space into concrete configs: grid expansion, sampling and ``sample_from``.
 
 A space is a dict whose values may nest dicts and lists. Leaves are constants,
-:class:`~overtone.search._sample.Domain` objects, ``{"grid_search": [...]}`` entries or
+:class:`~overtone.space._domains.Domain` objects, ``{"grid_search": [...]}`` entries or
 ``sample_from`` functions. Tuples and other objects are constants and are not looked into.
 Constants are shared between configs, not copied; the dicts and lists around them are new.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from overtone.search._sample import Domain, Function, is_grid_search
+from overtone.space._domains import Domain, Function, is_grid_search
 
 Path = tuple[Any, ...]
 
@@ -81,7 +81,7 @@ def generate_variants(
     ``sample_from`` functions run until all are resolved. ``resolved_vars`` maps the path of
     every grid, Domain and ``sample_from`` entry to its value in ``config``.
 
-        >>> from overtone.search import grid_search
+        >>> from overtone.space import grid_search
         >>> [c for _, c in generate_variants({"a": grid_search([1, 2])}, np.random.default_rng())]
         [{'a': 1}, {'a': 2}]
     """

@@ -1,4 +1,4 @@
-"""Search space primitives: the ``tune.uniform``-style domains and ``grid_search``.
+"""The search space's domains: the ``tune.uniform``-style domains and ``grid_search``.
 
 Every domain samples with an explicit :class:`numpy.random.Generator` and returns plain
 Python values (``int``, ``float`` or the category itself), never numpy scalars::

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from overtone.search import choice, grid_search, randint, sample_from, uniform
-from overtone.search._variants import (
+from overtone.space import choice, grid_search, randint, sample_from, uniform
+from overtone.space._variants import (
     count_grid_variants,
     format_vars,
     generate_variants,

@@ -1,4 +1,8 @@
-"""What the integrations used inside a trainable need to know about the running trial."""
+"""The running trial, as code inside a trainable sees it: its identity and its end.
+
+Integrations that run inside a trial (``setup_mlflow``, ``setup_wandb``, framework callbacks)
+use these instead of reaching into the session.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ from dataclasses import dataclass
 
 from overtone.runtime._session import _get_session
 
-logger = logging.getLogger("overtone.logger")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TrialFacts:
+    """The running trial's id, name, experiment name and folder (all None outside a trial)."""
+
     trial_id: str | None = None
     trial_name: str | None = None
     experiment_name: str | None = None

@@ -1,0 +1,82 @@
+"""The processes that run trials: started, ended and, when they die, explained.
+
+The local executor's workers and the Dask executor's trial processes are both a Python child
+process serving the trial protocol (``_messages``) on its end of a socket pair.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+
+
+def child_env(base: dict[str, str], cuda: str) -> dict[str, str]:
+    """``base`` with ``CUDA_VISIBLE_DEVICES=cuda``, and with this interpreter's ``sys.path``
+    on ``PYTHONPATH``, so that the child imports what the driver (or worker) imports."""
+    env = dict(base)
+    env["CUDA_VISIBLE_DEVICES"] = cuda
+    paths = [p for p in sys.path if p]
+    old = base.get("PYTHONPATH")
+    env["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
+    return env
+
+
+class ChildProcess:
+    """``python -m MODULE CONN_FD [FD ...]``: a child that speaks over ``conn``.
+
+    Args:
+        module: the module to run.
+        env: its environment.
+        label: what it is called in messages ("the worker process").
+        pass_fds: further file descriptors it inherits; their numbers follow CONN_FD on its
+            command line. The caller closes its copies.
+    """
+
+    def __init__(
+        self, module: str, env: dict[str, str], label: str, pass_fds: tuple[int, ...] = ()
+    ) -> None:
+        parent, child = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", module, *map(str, (child.fileno(), *pass_fds))],
+                pass_fds=(child.fileno(), *pass_fds),
+                env=env,
+            )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self.conn = Connection(parent.detach())
+        self.label = label
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """End it now (SIGKILL), close the connection and reap it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.conn.close()
+        self.proc.wait()
+
+    def death_reason(self, where: str = "") -> str:
+        """Why its connection ended: its exit code or signal. One that does not exit within
+        a few seconds is killed, as "stopped answering"."""
+        what = f"{self.label} (pid {self.proc.pid})" + (f" {where}" if where else "")
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return f"{what} stopped answering"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"{what} was killed by {name}"
+        return f"{what} exited with code {code}"

@@ -1,0 +1,236 @@
+"""What an experiment prints: the reporter for a verbosity level, the per-trial lines and the
+summary at the end, as callbacks beside every other output.
+
+:func:`make_reporter` picks the status reporter (see ``_reporter``'s docstring for the
+levels); :class:`TrialProgressPrinter` prints a line per result or finished trial; the
+controller's own output is :class:`ExperimentOutput`, one callback that drives the reporter
+and prints those lines and the final summary.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from overtone._trial import FrozenTrial
+from overtone.callbacks import Callback
+from overtone.progress._notebook import JupyterNotebookReporter, in_notebook
+from overtone.progress._reporter import CLIReporter, ProgressReporter, _SummaryReporter
+from overtone.progress._table import (
+    final_summary,
+    format_trial_end_line,
+    format_trial_result_line,
+)
+
+
+def make_reporter(
+    verbose: int, stream: TextIO | None = None, reporter: ProgressReporter | None = None
+) -> ProgressReporter | None:
+    """The progress reporter for a verbosity level (see the module docstring for the levels).
+
+    Returns None at verbose 0, even when ``reporter`` is given (as Ray Tune does); otherwise
+    ``reporter`` when given; else at verbose 1 a reporter that prints only the final summary,
+    and at verbose 2 and 3 a :class:`CLIReporter`.
+
+    Example::
+
+        reporter = make_reporter(2)
+        if reporter is not None and reporter.should_report(trials):
+            reporter.report(trials, False, "Logical resource usage: 2.0/8 CPUs")
+    """
+    if isinstance(verbose, bool) or not isinstance(verbose, int) or not 0 <= verbose <= 3:
+        raise ValueError(f"verbose is {verbose!r}, but must be 0, 1, 2 or 3")
+    if verbose == 0:
+        return None
+    if reporter is not None:
+        return reporter
+    if verbose == 1:
+        return _SummaryReporter(stream=stream)
+
+    if stream is None and in_notebook():  # a notebook gets an HTML table updated in place
+        return JupyterNotebookReporter()
+    return CLIReporter(stream=stream)
+
+
+class TrialProgressPrinter(Callback):
+    """A callback that prints a line per finished trial (verbose >= 2) and per result (3).
+
+    Args:
+        verbose: the verbosity level; below 2 it prints nothing.
+        stream: where to print when no ``reporter`` is given; None is ``sys.stdout``.
+        reporter: when given, lines go through its :meth:`ProgressReporter.print_line`, which
+            keeps a live table below them.
+        detailed: print every result key (and the parameters) in the per-result lines.
+        clock: seconds, for the experiment's running time.
+    """
+
+    def __init__(
+        self,
+        verbose: int = 2,
+        stream: TextIO | None = None,
+        reporter: ProgressReporter | None = None,
+        detailed: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._verbose = verbose
+        self._stream = stream
+        self._reporter = reporter
+        self._detailed = detailed
+        self._clock = clock
+        self._start = clock()
+
+    def setup(self, stop: Any = None, num_samples: int | None = None, **info: Any) -> None:
+        self._start = self._clock()
+
+    def on_trial_result(
+        self,
+        iteration: int,
+        trials: list[FrozenTrial],
+        trial: FrozenTrial,
+        result: dict[str, Any],
+        **info: Any,
+    ) -> None:
+        if self._verbose >= 3:
+            self._print(format_trial_result_line(trial, result, self._detailed))
+
+    def on_trial_complete(
+        self, iteration: int, trials: list[FrozenTrial], trial: FrozenTrial, **info: Any
+    ) -> None:
+        if self._verbose >= 2:
+            elapsed = self._clock() - self._start
+            self._print(format_trial_end_line(trial, elapsed, errored=False))
+
+    def on_trial_error(
+        self, iteration: int, trials: list[FrozenTrial], trial: FrozenTrial, **info: Any
+    ) -> None:
+        if self._verbose >= 2:
+            elapsed = self._clock() - self._start
+            self._print(format_trial_end_line(trial, elapsed, errored=True))
+
+    def _print(self, text: str) -> None:
+        if self._reporter is not None:
+            self._reporter.print_line(text)
+            return
+        out = self._stream if self._stream is not None else sys.stdout
+        out.write(text + "\n")
+        out.flush()
+
+
+class ExperimentOutput(Callback):
+    """The controller's progress output: the reporter's periodic and final reports, a line per
+    result (verbose 3) and per finished trial (verbose >= 2), and the summary at the end
+    (verbose >= 2; at verbose 1 the reporter prints it itself).
+
+    Args:
+        verbose: the verbosity level.
+        reporter: the status reporter, or None.
+        stream: where lines go when the reporter cannot print them; None is ``sys.stdout``.
+        snapshots: every trial of the experiment, as snapshots.
+        sys_info: extra lines for the reporter (the resources in use).
+        metric, mode, experiment_path: for the final summary.
+        interval_s: the least time between two periodic reports.
+        clock: seconds since the epoch; the experiment started at ``start_time``.
+    """
+
+    def __init__(
+        self,
+        verbose: int,
+        reporter: ProgressReporter | None,
+        stream: TextIO | None,
+        snapshots: Callable[[], list[FrozenTrial]],
+        sys_info: Callable[[], list[str]],
+        *,
+        metric: str | None = None,
+        mode: str | None = None,
+        experiment_path: str | None = None,
+        interval_s: float = 0.5,
+        start_time: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._verbose = verbose
+        self._reporter = reporter
+        self._stream = stream
+        self._snapshots = snapshots
+        self._sys_info = sys_info
+        self._metric, self._mode, self._experiment_path = metric, mode, experiment_path
+        self._interval_s = interval_s
+        self._clock = clock
+        self._start = clock() if start_time is None else start_time
+        self._last_report = 0.0
+
+    def tick(self) -> None:
+        """Called by the loop at least every ``interval_s``: a periodic report when due."""
+        reporter = self._reporter
+        now = self._clock()
+        if reporter is not None and now - self._last_report >= self._interval_s:
+            self._last_report = now
+            snapshots = self._snapshots()
+            if reporter.should_report(snapshots, False):
+                reporter.report(snapshots, False, *self._sys_info())
+
+    def on_trial_result(
+        self,
+        iteration: int,
+        trials: Sequence[FrozenTrial],
+        trial: FrozenTrial,
+        result: dict[str, Any],
+        **info: Any,
+    ) -> None:
+        if self._verbose >= 3:
+            self._print(format_trial_result_line(trial, result, detailed=False))
+
+    def on_trial_complete(
+        self, iteration: int, trials: Sequence[FrozenTrial], trial: FrozenTrial, **info: Any
+    ) -> None:
+        if self._verbose >= 2:
+            self._print(format_trial_end_line(trial, self._clock() - self._start))
+
+    on_trial_error = on_trial_complete  # the line says "errored" from the trial's status
+
+    def on_experiment_end(self, trials: Sequence[FrozenTrial], **info: Any) -> None:
+        snapshots = self._snapshots()
+        if self._reporter is not None:
+            self._reporter.report(snapshots, True, *self._sys_info())
+        if self._verbose >= 2:  # at verbose 1 the reporter prints only this summary itself
+            summary = final_summary(
+                snapshots, self._metric, self._mode, experiment_path=self._experiment_path
+            )
+            print(summary, file=self._out())
+
+    def _print(self, line: str) -> None:
+        reporter = self._reporter
+        if reporter is not None and hasattr(reporter, "print_line"):
+            reporter.print_line(line)  # keeps a live table intact
+        else:
+            print(line, file=self._out())
+
+    def _out(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stdout
+
+
+def make_output(
+    spec: Any,
+    snapshots: Callable[[], list[FrozenTrial]],
+    sys_info: Callable[[], list[str]],
+    *,
+    start_time: float,
+    interval_s: float = 0.5,
+) -> ExperimentOutput | None:
+    """The controller's output for an ``ExperimentSpec``; None when it would do nothing."""
+    if spec.reporter is None and spec.verbose < 2:
+        return None
+    single = not isinstance(spec.metric, list)  # the summary names a best trial by one
+    return ExperimentOutput(
+        spec.verbose,
+        spec.reporter,
+        spec.stream,
+        snapshots,
+        sys_info,
+        metric=spec.metric if single else None,
+        mode=spec.mode if single else None,
+        experiment_path=spec.experiment_path,
+        interval_s=interval_s,
+        start_time=start_time,
+    )
