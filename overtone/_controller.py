@@ -54,6 +54,10 @@ class Controller:
         self._dirty = True
         self._iteration = 0
         self._start = time.time()
+        # The time budget runs on the executor's clock where it has one (a simulation's).
+        clock = getattr(spec.executor, "clock", None)
+        self._now = clock.time if callable(getattr(clock, "time", None)) else time.time
+        self._budget_start = self._now()
         self._fifo = type(spec.scheduler) is FIFOScheduler
         self._sync = not self._fifo or spec.stopper is not None
         self._check_metric = not self._fifo and spec.scheduler.metric is not None
@@ -160,13 +164,13 @@ class Controller:
     def _timeout(self) -> float:
         timeout = _REPORT_INTERVAL_S
         if self.spec.time_budget_s is not None:
-            left = self.spec.time_budget_s - (time.time() - self._start)
+            left = self.spec.time_budget_s - (self._now() - self._budget_start)
             timeout = max(0.0, min(timeout, left))
         return timeout
 
     def _over_budget(self) -> bool:
         budget = self.spec.time_budget_s
-        return budget is not None and time.time() - self._start >= budget
+        return budget is not None and self._now() - self._budget_start >= budget
 
     def _tick(self) -> None:
         if self._dirty and time.time() - self._state.last_save >= _STATE_INTERVAL_S:

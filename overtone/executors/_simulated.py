@@ -19,7 +19,9 @@ from typing import Any
 
 from overtone._trial import Decision, Resources
 from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, ResultEvent
+from overtone.runtime._runner import TrialDirs
 from overtone.runtime._session import TrialInfo
+from overtone.storage._layout import checkpoint_name
 
 MetricsFn = Callable[[dict[str, Any], int], "Mapping[str, Any] | None"]
 
@@ -198,6 +200,7 @@ class SimulatedExecutor(Executor):
         self._ready: list[Event] = []  # events due now (ends of trials, errors)
         self._cpu = 0.0
         self._gpu = 0.0
+        self._dirs = TrialDirs()
 
     # -- the executor interface --------------------------------------------------------------
     def setup(self, trainable_key: str, trainable_blob: bytes) -> None:
@@ -210,7 +213,7 @@ class SimulatedExecutor(Executor):
         return self._cpu + resources.cpu <= self._slots + 1e-9 and resources.gpu == 0
 
     def start_trial(self, info: TrialInfo, resources: Resources) -> None:
-        _make_trial_dir(info)
+        self._dirs.prepare(info)  # its folder and empty files, as a worker makes them
         curve = self._table.curve_for(info.config) if self._table is not None else None
         run = _Run(info, curve, resources.cpu, resources.gpu)
         self._runs[info.trial_id] = run
@@ -310,7 +313,7 @@ class SimulatedExecutor(Executor):
         result["time_since_restore"] = run.time_total - run.start_total
         checkpoint = None
         if self._checkpoint_every and iteration % self._checkpoint_every == 0:
-            checkpoint = f"checkpoint_{iteration:06d}"
+            checkpoint = checkpoint_name(iteration)
             os.makedirs(os.path.join(run.info.trial_dir, checkpoint), exist_ok=True)
             result["checkpoint_dir_name"] = checkpoint
         if run.info.sync:
@@ -340,18 +343,6 @@ _AUTO = frozenset(
         "hostname", "node_ip", "config", "checkpoint_dir_name", "should_checkpoint", "done",
     }
 )  # fmt: skip
-
-
-def _make_trial_dir(info: TrialInfo) -> None:
-    """What a worker does before the trainable runs: the folder, params.json, empty files."""
-    os.makedirs(info.trial_dir, exist_ok=True)
-    if info.write_params:
-        with open(os.path.join(info.trial_dir, "params.json"), "w", encoding="utf-8") as f:
-            json.dump(info.config, f, default=repr)
-    for name in info.files:
-        path = os.path.join(info.trial_dir, name)
-        if not os.path.exists(path):
-            open(path, "a").close()
 
 
 def _is_number(value: Any) -> bool:

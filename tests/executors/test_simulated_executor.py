@@ -132,3 +132,13 @@ def test_arguments_are_checked(kwargs, message):
         SimulatedExecutor(lambda config, t: {"x": t}, **args)
     with pytest.raises(ValueError, match="the table of curves is empty"):
         SimulatedExecutor([])
+
+
+def test_the_time_budget_runs_on_the_simulated_clock(tmp_path):
+    sim = SimulatedExecutor(
+        lambda config, t: {"loss": 1.0 / t}, num_slots=1, max_iterations=100, iteration_time=10
+    )
+    grid = _fit(sim, {"x": tune.grid_search([1, 2])}, tmp_path, time_budget_s=55)
+    # 100 iterations of 10 simulated seconds would take 1000 s: the budget ends it at 55.
+    assert 55 <= sim.clock.time() <= 60
+    assert sum(r.metrics["training_iteration"] for r in grid if r.metrics) == 6
