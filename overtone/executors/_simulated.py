@@ -57,7 +57,8 @@ class CurveTable:
     def __init__(self, rows: Sequence[tuple[dict[str, Any], Sequence[Mapping[str, Any]]]]):
         if not rows:
             raise ValueError("the table of curves is empty, but must hold at least one trial")
-        self.rows = [(dict(config), [dict(r) for r in curve]) for config, curve in rows]
+        # Not copied (a replay's table holds every recorded result): never changed here.
+        self.rows: list[tuple[dict[str, Any], Sequence[Mapping[str, Any]]]] = list(rows)
         self._by_key: dict[str, list[int]] = {}
         for i, (config, _) in enumerate(self.rows):
             self._by_key.setdefault(config_key(config), []).append(i)
@@ -70,7 +71,7 @@ class CurveTable:
                     lo, hi = self._ranges.get(k, (v, v))
                     self._ranges[k] = (min(lo, v), max(hi, v))
 
-    def curve_for(self, config: dict[str, Any]) -> list[dict[str, Any]]:
+    def curve_for(self, config: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
         key = config_key(config)
         indices = self._by_key.get(key)
         if indices:
@@ -103,7 +104,7 @@ class _Run:
     )  # fmt: skip
 
     def __init__(
-        self, info: TrialInfo, curve: list[dict[str, Any]] | None, cpu: float, gpu: float
+        self, info: TrialInfo, curve: Sequence[Mapping[str, Any]] | None, cpu: float, gpu: float
     ) -> None:
         self.trial_id = info.trial_id
         self.config = info.config
@@ -116,7 +117,7 @@ class _Run:
         self.waiting = False
         self.cancelled = False
         self.cpu, self.gpu = cpu, gpu
-        self.upcoming: tuple[dict[str, Any], float] | None = None  # next metrics, duration
+        self.upcoming: tuple[Mapping[str, Any], float] | None = None  # next metrics, duration
 
 
 class SimulatedExecutor(Executor):
@@ -256,7 +257,7 @@ class SimulatedExecutor(Executor):
         self._heap.clear()
 
     # -- the simulation ----------------------------------------------------------------------
-    def _metrics(self, run: _Run, iteration: int) -> dict[str, Any] | None:
+    def _metrics(self, run: _Run, iteration: int) -> Mapping[str, Any] | None:
         if self._max_iterations is not None and iteration > self._max_iterations:
             return None
         if run.curve is not None:
@@ -265,7 +266,7 @@ class SimulatedExecutor(Executor):
         value = self._fn(run.config, iteration)
         return None if value is None else dict(value)
 
-    def _duration(self, run: _Run, iteration: int, metrics: dict[str, Any]) -> float:
+    def _duration(self, run: _Run, iteration: int, metrics: Mapping[str, Any]) -> float:
         recorded = metrics.get("time_this_iter_s")
         if _is_number(recorded) and recorded >= 0:
             return float(recorded)
