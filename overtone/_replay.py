@@ -14,8 +14,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from overtone._run import execute
 from overtone.analysis import ExperimentAnalysis, ResultGrid
@@ -23,6 +24,7 @@ from overtone.analysis._trial_record import TrialRecord
 from overtone.config import RunConfig, TuneConfig
 from overtone.executors._simulated import CurveTable, SimulatedExecutor
 from overtone.search._base import Searcher
+from overtone.storage._layout import RESULT_FILE
 
 
 def _recorded(config: dict[str, Any]) -> None:
@@ -219,7 +221,7 @@ def replay(
     recorded_cost = Cost(
         trials=len(rows),
         iterations=sum(len(results) for _, results in rows),
-        compute_s=sum(sum(_seconds(r) for r in results) for _, results in rows),
+        compute_s=sum(_trial_seconds(results) for _, results in rows),
     )
     report = ReplayReport(
         result_grid=grid,
@@ -244,26 +246,54 @@ def replay(
     return report
 
 
-def _read_curve(trial: TrialRecord) -> list[dict[str, Any]]:
-    """A trial's results: the whole ``result.json`` parsed at once (one JSON array), which is
-    quicker than line by line; a file that does not parse so (a torn last line) is read by
-    the careful reader."""
+class RecordedCurve(Sequence[dict[str, Any]]):
+    """A trial's recorded results, each parsed from its ``result.json`` line when first read:
+    a replay under an early-stopping scheduler reads only the few it plays back."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._parsed: dict[int, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._lines)
+        result = self._parsed.get(index)
+        if result is None:
+            result = self._parsed[index] = json.loads(self._lines[index])
+        return result
+
+
+def _read_curve(trial: TrialRecord) -> Sequence[dict[str, Any]]:
+    """A trial's results, parsed lazily; a file whose last line is torn (a crash while it
+    was written) or that holds a line that is no object is read by the careful reader."""
     try:
-        with open(os.path.join(trial.path, "result.json"), encoding="utf-8") as f:
-            lines = f.read().splitlines()
-        results = json.loads("[" + ",".join(line for line in lines if line.strip()) + "]")
-        if all(isinstance(r, dict) for r in results):
-            return results
+        with open(os.path.join(trial.path, RESULT_FILE), encoding="utf-8") as f:
+            lines = [line for line in f.read().splitlines() if line.strip()]
+        curve = RecordedCurve(lines)
+        if not lines or isinstance(curve[-1], dict):
+            return curve
     except (OSError, ValueError):
         pass
     return trial.load_results()
 
 
-def _seconds(result: dict[str, Any]) -> float:
-    value = result.get("time_this_iter_s")
+def _trial_seconds(results: Sequence[dict[str, Any]]) -> float:
+    """The compute a recorded trial took: its last ``time_total_s`` (1 s a result without)."""
+    if not results:
+        return 0.0
+    value = results[-1].get("time_total_s")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    return 1.0  # the SimulatedExecutor's default
+    return float(len(results))
 
 
 def _best(
