@@ -101,7 +101,14 @@ def resolve_storage(storage_path: str | None, name: str) -> tuple[str, str | Non
 
 
 def warm_start(searcher: Searcher, source: Any, metric: Any) -> int:
-    """Feed an earlier experiment's trials to the searcher; say so when it learns nothing."""
+    """Feed an earlier experiment's trials (its folder, ``ExperimentAnalysis`` or
+    ``ResultGrid``) to the searcher; say so when it learns nothing."""
+    from overtone.analysis import ExperimentAnalysis, ResultGrid
+
+    if isinstance(source, (str, os.PathLike)):
+        source = ExperimentAnalysis(os.path.expanduser(os.fspath(source)))
+    elif isinstance(source, ResultGrid):
+        source = ExperimentAnalysis(source.experiment_path)
     taken = searcher.add_evaluated_trials(source, metric)
     if taken == 0:
         logging.getLogger("overtone").warning(

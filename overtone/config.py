@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from overtone._checks import check_mode
+from overtone._checks import check_mode, check_objectives
 
 DEFAULT_STORAGE_PATH = os.path.join("~", "overtone_results")
 
@@ -98,8 +98,6 @@ class TuneConfig:
     warm_start: Any = None
 
     def __post_init__(self) -> None:
-        from overtone.analysis._pareto import check_objectives
-
         self.metric, self.mode = check_objectives(self.metric, self.mode)
         if self.chdir_to_trial_dir:
             raise ValueError(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from overtone._checks import check_mode
 from overtone._errors import ExperimentStateError, MetricNotFoundError
-from overtone.analysis._pareto import check_objectives, pareto_mask
+from overtone._pareto import check_objectives, pareto_mask
 from overtone.analysis._scores import (
     Score,
     existing_checkpoints,

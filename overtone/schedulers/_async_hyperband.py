@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from overtone._pareto import TIE_BREAKS, pareto_mask, pareto_order
 from overtone._trial import FrozenTrial
-from overtone.analysis._pareto import TIE_BREAKS, pareto_mask, pareto_order
 from overtone.schedulers._base import Decision, TrialScheduler
 from overtone.schedulers._util import (
     Seeded,

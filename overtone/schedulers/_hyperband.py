@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from overtone._pareto import TIE_BREAKS, pareto_order
 from overtone._trial import FrozenTrial
-from overtone.analysis._pareto import TIE_BREAKS, pareto_order
 from overtone.schedulers._base import Decision, TrialScheduler
 from overtone.schedulers._util import (
     check_modes,

@@ -71,7 +71,7 @@ def objective_point(
     result: dict[str, Any], metrics: list[str], modes: list[str]
 ) -> tuple[float, ...] | None:
     """Several objectives of a result as a point to minimize; None if one is missing."""
-    from overtone.analysis._pareto import to_minimize
+    from overtone._pareto import to_minimize
 
     return to_minimize(result, metrics, modes)
 
@@ -84,7 +84,7 @@ def objectives(scheduler: Any) -> tuple[list[str], list[str]] | None:
         if isinstance(mode, (list, tuple)):
             raise ValueError(f"mode is the list {mode!r}, but metric {metric!r} is not a list")
         return None
-    from overtone.analysis._pareto import check_objectives
+    from overtone._checks import check_objectives
 
     metrics, modes = check_objectives(list(metric), mode)
     return metrics, modes

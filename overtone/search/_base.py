@@ -86,8 +86,8 @@ class Searcher:
         return False
 
     def add_evaluated_trials(self, trials: Any, metric: Any = None, mode: Any = None) -> int:
-        """Learn from the trials of an experiment: an ``ExperimentAnalysis``, a
-        ``ResultGrid``, an experiment folder, or trial records. Each finished or failed trial
+        """Learn from the trials of an experiment: an ``ExperimentAnalysis`` or a list of
+        trial records (or snapshots). Each finished or failed trial
         is given to :meth:`add_evaluated_point` with its last value of ``metric`` (default:
         the searcher's). Returns how many the searcher took."""
         from overtone.search._warm_start import evaluated_points

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,21 +11,18 @@ from overtone._trial import TrialStatus
 
 
 def _trials_of(source: Any) -> list[Any]:
-    """Trial records from an ExperimentAnalysis, a ResultGrid, a folder or a list."""
-    from overtone.analysis import ExperimentAnalysis
+    """Trial records from an ``ExperimentAnalysis`` (anything with ``trials``) or a list.
 
-    if isinstance(source, (str, os.PathLike)):
-        source = ExperimentAnalysis(os.path.expanduser(os.fspath(source)))
-    analysis = getattr(source, "_experiment_analysis", None)  # a ResultGrid
-    if analysis is not None:
-        source = analysis
-    if isinstance(source, ExperimentAnalysis):
-        return source.trials
+    An experiment folder or a ``ResultGrid`` is read by ``TuneConfig(warm_start=...)`` (the
+    controller's layer); a searcher never reads storage itself."""
+    trials = getattr(source, "trials", None)
+    if trials is not None and not callable(trials):
+        return list(trials)
     if isinstance(source, (list, tuple)):
         return list(source)
     raise TypeError(
-        f"warm start source is {source!r}, but must be an experiment folder, an "
-        "ExperimentAnalysis, a ResultGrid or a list of trials"
+        f"warm start source is {source!r}, but must be an ExperimentAnalysis or a list of "
+        "trials (give a folder or a ResultGrid to tune.TuneConfig(warm_start=...))"
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from overtone import tune
-from overtone.analysis._pareto import hypervolume
+from overtone._pareto import hypervolume
 from overtone.schedulers import (
     ASHAScheduler,
     FIFOScheduler,

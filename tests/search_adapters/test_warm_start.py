@@ -99,6 +99,9 @@ def test_a_narrowed_space_leaves_out_what_no_longer_fits(earlier):
     from overtone.tune.search.optuna import OptunaSearch
 
     searcher = OptunaSearch(space={"x": tune.uniform(0.0, 5.0)}, metric="loss", mode="min")
-    assert searcher.add_evaluated_trials(earlier) == 3  # 0.5, 2.0, 2.9; not 6, 9 or 9.9
+    analysis = tune.ExperimentAnalysis(earlier.experiment_path)
+    assert searcher.add_evaluated_trials(analysis) == 3  # 0.5, 2.0, 2.9; not 6, 9 or 9.9
     with pytest.raises(ValueError, match="a warm start needs the metric"):
-        OptunaSearch(space={"x": tune.uniform(0.0, 5.0)}).add_evaluated_trials(earlier)
+        OptunaSearch(space={"x": tune.uniform(0.0, 5.0)}).add_evaluated_trials(analysis)
+    with pytest.raises(TypeError, match="warm start source is 'nowhere'"):
+        searcher.add_evaluated_trials("nowhere")

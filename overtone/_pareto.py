@@ -17,57 +17,22 @@ from typing import Any
 
 import numpy as np
 
+from overtone._checks import check_objectives
+from overtone._dicts import lookup
+
 TIE_BREAKS = ("eps_net", "crowding")
 
-
-def check_objectives(metric: Any, mode: Any) -> tuple[Any, Any]:
-    """``metric`` and ``mode`` as given, with lists checked: same length, modes min/max.
-
-    A single metric stays a string; a list of metrics needs a list of modes (or one mode,
-    which is then used for every metric and returned as a list)."""
-    if isinstance(metric, tuple):
-        metric = list(metric)
-    if isinstance(mode, tuple):
-        mode = list(mode)
-    if isinstance(metric, list):
-        if not metric:
-            raise ValueError("metric is an empty list, but must name at least one result key")
-        bad = [m for m in metric if not isinstance(m, str) or not m]
-        if bad:
-            raise ValueError(f"metric is {metric!r}, but every entry must be a result key")
-        if len(set(metric)) != len(metric):
-            raise ValueError(f"metric is {metric!r}, but must not name a key twice")
-        if isinstance(mode, str):
-            mode = [mode] * len(metric)
-    if isinstance(mode, list):
-        if metric is not None and not isinstance(metric, list):
-            raise ValueError(f"mode is the list {mode!r}, but metric {metric!r} is not a list")
-        for m in mode:
-            if m not in ("min", "max"):
-                raise ValueError(f"mode is {mode!r}, but each entry must be 'min' or 'max'")
-        if isinstance(metric, list) and len(metric) != len(mode):
-            raise ValueError(
-                f"metric has {len(metric)} entries and mode {len(mode)}, but there must be "
-                "one mode for each metric"
-            )
-    elif mode is not None and mode not in ("min", "max"):
-        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
-    return metric, mode
-
-
-def is_multi(metric: Any) -> bool:
-    return isinstance(metric, (list, tuple))
-
-
-def _lookup(result: dict[str, Any], key: str) -> Any:
-    if key in result:
-        return result[key]
-    value: Any = result
-    for part in key.split("/"):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+__all__ = [
+    "TIE_BREAKS",
+    "check_objectives",
+    "crowding_distance",
+    "eps_net_order",
+    "hypervolume",
+    "non_dominated_sort",
+    "pareto_mask",
+    "pareto_order",
+    "to_minimize",
+]
 
 
 def to_minimize(
@@ -77,7 +42,7 @@ def to_minimize(
     +inf (the worst); None when one of them is missing or no number."""
     point = []
     for metric, mode in zip(metrics, modes):
-        value = _lookup(result, metric)
+        value = lookup(result, metric)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return None
         try:

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from overtone.analysis._pareto import (
+from overtone._pareto import (
     check_objectives,
     crowding_distance,
     eps_net_order,
