@@ -8,9 +8,8 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from overtone._checks import check_mode
+from overtone._checks import check_mode, check_objectives
 from overtone._errors import ExperimentStateError, MetricNotFoundError
-from overtone._pareto import check_objectives, pareto_mask
 from overtone.analysis._scores import (
     Score,
     existing_checkpoints,
@@ -425,6 +424,8 @@ class ExperimentAnalysis:
             points.append([v if md == "min" else -v for v, md in zip(values, modes)])
         if not trials:
             return []
+        from overtone._pareto import pareto_mask  # numpy, loaded when a front is asked for
+
         mask = pareto_mask(points)
         return [trial for trial, on_front in zip(trials, mask) if on_front]
 
