@@ -14,6 +14,41 @@ def check_mode(mode: Any, name: str = "mode", *, required: bool = False) -> None
         raise ValueError(f"{name} is {mode!r}, but must be 'min' or 'max'")
 
 
+def check_objectives(metric: Any, mode: Any) -> tuple[Any, Any]:
+    """``metric`` and ``mode`` as given, with lists checked: same length, modes min/max.
+
+    A single metric stays a string; a list of metrics needs a list of modes (or one mode,
+    which is then used for every metric and returned as a list)."""
+    if isinstance(metric, tuple):
+        metric = list(metric)
+    if isinstance(mode, tuple):
+        mode = list(mode)
+    if isinstance(metric, list):
+        if not metric:
+            raise ValueError("metric is an empty list, but must name at least one result key")
+        bad = [m for m in metric if not isinstance(m, str) or not m]
+        if bad:
+            raise ValueError(f"metric is {metric!r}, but every entry must be a result key")
+        if len(set(metric)) != len(metric):
+            raise ValueError(f"metric is {metric!r}, but must not name a key twice")
+        if isinstance(mode, str):
+            mode = [mode] * len(metric)
+    if isinstance(mode, list):
+        if metric is not None and not isinstance(metric, list):
+            raise ValueError(f"mode is the list {mode!r}, but metric {metric!r} is not a list")
+        for m in mode:
+            if m not in ("min", "max"):
+                raise ValueError(f"mode is {mode!r}, but each entry must be 'min' or 'max'")
+        if isinstance(metric, list) and len(metric) != len(mode):
+            raise ValueError(
+                f"metric has {len(metric)} entries and mode {len(mode)}, but there must be "
+                "one mode for each metric"
+            )
+    elif mode is not None and mode not in ("min", "max"):
+        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+    return metric, mode
+
+
 def import_optional(module: str, user: str, extra: str, package: str | None = None) -> Any:
     """Import an optional library, or raise an ImportError that names the extra to install.
 

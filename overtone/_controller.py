@@ -25,6 +25,7 @@ from overtone._experiment import (
     require_metric,
 )
 from overtone._state import StateWriter
+from overtone._study_change import config_fits, space_key
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
@@ -53,6 +54,10 @@ class Controller:
         self._dirty = True
         self._iteration = 0
         self._start = time.time()
+        # The time budget runs on the executor's clock where it has one (a simulation's).
+        clock = getattr(spec.executor, "clock", None)
+        self._now = clock.time if callable(getattr(clock, "time", None)) else time.time
+        self._budget_start = self._now()
         self._fifo = type(spec.scheduler) is FIFOScheduler
         self._sync = not self._fifo or spec.stopper is not None
         self._check_metric = not self._fifo and spec.scheduler.metric is not None
@@ -85,21 +90,35 @@ class Controller:
     def _continue(self, restored: Any) -> None:
         spec = self.spec
         self._factory = TrialFactory(spec, restored.prefix, restored.count)
-        for trial in restored.trials:
-            self.trials[trial.trial_id] = trial
-            self._checkpoints.prune(trial)  # marks which ones are the best
-            if not trial.status.is_finished():
-                self._queue.append(trial)
         state = restored.search_state
         if state is not None and "error" in state:
             raise NotResumableError(
                 f"this experiment cannot be resumed: its searcher could not save its state "
                 f"({state['error']}); its finished trials are kept in {spec.experiment_path}"
             )
+        # A param space other than the recorded one: the study changes (see _study_change).
+        changed = (
+            state is not None
+            and "space_key" in state
+            and state["space_key"] != space_key(spec.param_space)
+        )
+        for trial in restored.trials:
+            self.trials[trial.trial_id] = trial
+            self._checkpoints.prune(trial)  # marks which ones are the best
+            if changed and not config_fits(trial.config, spec.param_space):
+                trial.out_of_space = True
+            if not trial.status.is_finished() and not trial.out_of_space:
+                self._queue.append(trial)
         if state is not None:
-            spec.searcher.set_state(state["searcher"])
             spec.scheduler.set_state(state["scheduler"])
-            self._search_done = bool(state.get("search_done", False))
+            if changed:  # a fresh searcher over the new space, told what is known
+                finished = [t.snapshot() for t in restored.trials if not t.out_of_space]
+                if spec.metric is not None:  # without one there is nothing to learn
+                    spec.searcher.add_evaluated_trials(finished, spec.metric)
+            else:
+                spec.searcher.set_state(state["searcher"])
+        # The searcher and num_samples (which may have grown) decide whether more come.
+        self._search_done = False
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
@@ -145,13 +164,13 @@ class Controller:
     def _timeout(self) -> float:
         timeout = _REPORT_INTERVAL_S
         if self.spec.time_budget_s is not None:
-            left = self.spec.time_budget_s - (time.time() - self._start)
+            left = self.spec.time_budget_s - (self._now() - self._budget_start)
             timeout = max(0.0, min(timeout, left))
         return timeout
 
     def _over_budget(self) -> bool:
         budget = self.spec.time_budget_s
-        return budget is not None and time.time() - self._start >= budget
+        return budget is not None and self._now() - self._budget_start >= budget
 
     def _tick(self) -> None:
         if self._dirty and time.time() - self._state.last_save >= _STATE_INTERVAL_S:

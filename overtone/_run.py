@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import shutil
 import sys
@@ -99,6 +100,26 @@ def resolve_storage(storage_path: str | None, name: str) -> tuple[str, str | Non
     return os.path.join(os.path.abspath(os.path.expanduser(path)), name), None
 
 
+def warm_start(searcher: Searcher, source: Any, metric: Any) -> int:
+    """Feed an earlier experiment's trials (its folder, ``ExperimentAnalysis`` or
+    ``ResultGrid``) to the searcher; say so when it learns nothing."""
+    from overtone.analysis import ExperimentAnalysis, ResultGrid
+
+    if isinstance(source, (str, os.PathLike)):
+        source = ExperimentAnalysis(os.path.expanduser(os.fspath(source)))
+    elif isinstance(source, ResultGrid):
+        source = ExperimentAnalysis(source.experiment_path)
+    taken = searcher.add_evaluated_trials(source, metric)
+    if taken == 0:
+        logging.getLogger("overtone").warning(
+            "warm_start: %s learned from none of the earlier trials (it does not learn "
+            "from results, or none of them fits its space or reported %r)",
+            type(searcher).__name__,
+            metric,
+        )
+    return taken
+
+
 def execute(
     trainable: Any,
     param_space: dict[str, Any] | None,
@@ -142,9 +163,17 @@ def execute(
     if not isinstance(scheduler, TrialScheduler):
         raise TypeError(f"scheduler is {scheduler!r}, but must be a tune.schedulers scheduler")
     metric, mode = tune_config.metric, tune_config.mode
+    if isinstance(metric, list) and not getattr(scheduler, "supports_multi_objective", False):
+        executor.shutdown()
+        raise ValueError(
+            f"metric is the list {metric!r}, but {type(scheduler).__name__} ranks trials by "
+            "one metric: use ASHAScheduler, HyperBandScheduler or FIFOScheduler for several"
+        )
     accepted = searcher.set_search_properties(
         metric, mode, param_space, num_samples=tune_config.num_samples, seed=tune_config.seed
     )
+    if tune_config.warm_start is not None:
+        warm_start(searcher, tune_config.warm_start, metric)
     searched = unresolved_paths(param_space) if accepted is False else []
     if searched:  # refused, and the experiment's space does search something
         executor.shutdown()
@@ -177,8 +206,12 @@ def execute(
     reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
     stream = stream if stream is not None else sys.stdout
     if reporter is not None:
+        single = not isinstance(metric, list)  # the table names one best trial, by one metric
         reporter.setup(
-            total_samples=None, metric=metric, mode=mode, experiment_path=experiment_path
+            total_samples=None,
+            metric=metric if single else None,
+            mode=mode if single else None,
+            experiment_path=experiment_path,
         )
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
     if checkpoint_config.checkpoint_at_end and not inspect.isclass(trainable):

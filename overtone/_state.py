@@ -17,6 +17,7 @@ from typing import Any
 import cloudpickle
 
 from overtone import __version__
+from overtone._study_change import space_key
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
 from overtone.storage._journal import read_results
@@ -76,6 +77,7 @@ class StateWriter:
                     "searcher": spec.searcher.get_state(),
                     "scheduler": spec.scheduler.get_state(),
                     "search_done": search_done,
+                    "space_key": space_key(spec.param_space),
                 }
             )
         except Exception as exc:  # noqa: BLE001 - any failure means the same: not restorable
@@ -165,6 +167,7 @@ def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
         )
         trial.num_failures = int(entry.get("num_failures", 0))
         trial.error_file = entry.get("error_file")
+        trial.out_of_space = bool(entry.get("out_of_space", False))
         rows = read_results(os.path.join(trial.path, RESULT_FILE))
         by_iteration = {r.get("training_iteration"): r for r in rows}
         trial.checkpoints = _checkpoints_on_disk(trial.path, by_iteration)

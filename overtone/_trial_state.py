@@ -34,6 +34,7 @@ class Trial:
         "start_time_total",
         "runs",
         "pending_restart",
+        "out_of_space",
     )
 
     def __init__(
@@ -66,6 +67,8 @@ class Trial:
         self.start_time_total = 0.0
         self.pending_restart: Any = None  # a TrialRestart to apply when the run ends
         self.runs = 0  # launches so far: a relaunch resumes from the latest checkpoint
+        # Restored into a param space that cannot produce its config: kept, not resumed.
+        self.out_of_space = False
 
     def snapshot(self) -> FrozenTrial:
         return FrozenTrial(
@@ -93,7 +96,7 @@ class Trial:
             )
 
     def to_state(self) -> dict[str, Any]:
-        return {
+        state = {
             "trial_id": self.trial_id,
             "trial_name": self.trial_name,
             "dirname": self.dirname,
@@ -107,6 +110,9 @@ class Trial:
             "resources": self.resources.to_dict(),
             "trainable_name": self.trainable_name,
         }
+        if self.out_of_space:
+            state["out_of_space"] = True
+        return state
 
     def close(self) -> None:
         if self.recorder is not None:

@@ -108,6 +108,7 @@ class Tuner:
         param_space: dict[str, Any] | None = None,
         storage_filesystem: Any = None,
         _resume_config: Any = None,
+        tune_config: TuneConfig | None = None,
     ) -> Tuner:
         """Continue an experiment that was stopped or crashed.
 
@@ -117,6 +118,12 @@ class Tuner:
 
             tuner = tune.Tuner.restore("~/overtone_results/my_exp", trainable=train)
             results = tuner.fit()
+
+        The study may change as it goes on: a ``tune_config`` with a larger ``num_samples``
+        adds trials (it is the total); a ``param_space`` other than the recorded one gets a
+        fresh searcher over it, told about the finished trials first (a warm start), and the
+        trials the new space cannot produce are kept, marked ``out_of_space``, and not
+        resumed.
         """
         from overtone.storage._state import load_experiment_state
 
@@ -148,7 +155,7 @@ class Tuner:
         tuner = cls(
             trainable,
             param_space=param_space,
-            tune_config=settings.get("tune_config"),
+            tune_config=tune_config or settings.get("tune_config"),
             run_config=run_config,
         )
         tuner._restored_path = local

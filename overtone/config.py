@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from overtone._checks import check_mode
+from overtone._checks import check_mode, check_objectives
 
 DEFAULT_STORAGE_PATH = os.path.join("~", "overtone_results")
 
@@ -71,13 +71,20 @@ class TuneConfig:
     """How to search: metric, mode, search algorithm, scheduler, number of trials.
 
     Args:
+        metric: the result key to optimize, or a list of keys for several objectives (then
+            ASHA and HyperBand rank trials by Pareto front, and ``ResultGrid.get_pareto_front``
+            gives the trials no other beats in every objective).
+        mode: ``"min"`` or ``"max"``, or a list of them, one per metric.
         seed: one seed from which every random choice of the experiment derives.
         chdir_to_trial_dir: Ray's setting; only False is accepted, because Overtone never
             changes a trial's working directory.
+        warm_start: an earlier experiment (its folder, ``ExperimentAnalysis`` or
+            ``ResultGrid``) whose finished trials the searcher learns from before it suggests
+            anything (``Searcher.add_evaluated_trials``).
     """
 
-    metric: str | None = None
-    mode: str | None = None
+    metric: str | list[str] | None = None
+    mode: str | list[str] | None = None
     search_alg: Any = None
     scheduler: Any = None
     num_samples: int = 1
@@ -88,9 +95,10 @@ class TuneConfig:
     trial_dirname_creator: Callable[[Any], str] | None = None
     seed: int | None = None
     chdir_to_trial_dir: bool = False
+    warm_start: Any = None
 
     def __post_init__(self) -> None:
-        check_mode(self.mode)
+        self.metric, self.mode = check_objectives(self.metric, self.mode)
         if self.chdir_to_trial_dir:
             raise ValueError(
                 "chdir_to_trial_dir is True, but Overtone never changes a trial's working "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "overtone"
 
-LEAVES = {"overtone", "_trial", "_errors", "_dicts", "_checks", "checkpoint"}
+LEAVES = {"overtone", "_trial", "_errors", "_dicts", "_checks", "checkpoint", "_pareto"}
 PLUGIN_BASE = LEAVES | {"config", "space"}
 CONTROLLER = {
     "_controller",
@@ -23,12 +23,15 @@ CONTROLLER = {
     "_run",
     "_tuner",
     "_classic",
+    "_study_change",
+    "_replay",
 }
 BELOW_CONTROLLER = PLUGIN_BASE | {"storage", "runtime", "executors", "analysis", "search"}
 BELOW_CONTROLLER |= {"schedulers", "stopper", "callbacks", "logger", "progress"}
 
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
+    "_pareto": {"_checks", "_dicts"},  # Pareto fronts: analysis and schedulers share them
     "config": {"_checks"},
     "space": set(),  # the search space depends on nothing
     "storage": LEAVES,  # the bottom layer

@@ -8,7 +8,7 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from overtone._checks import check_mode
+from overtone._checks import check_mode, check_objectives
 from overtone._errors import ExperimentStateError, MetricNotFoundError
 from overtone.analysis._scores import (
     Score,
@@ -32,14 +32,23 @@ logger = logging.getLogger(__name__)
 SCOPES = ("last", "avg", "last-5-avg", "last-10-avg", "all")
 
 
+def _one_objective(name: str, value: Any, what: str = "this") -> None:
+    if isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"{name} is the list {list(value)!r} (several objectives), but {what} compares "
+            f"one: pass a single {name}, or use pareto_front / get_pareto_front() for all"
+        )
+
+
 class ExperimentAnalysis:
     """The trials and results of an experiment, read from its directory.
 
     Args:
         experiment_checkpoint_path: the experiment directory (or its ``experiment_state.json``).
         default_metric: the metric ``best_*`` and ``get_best_*`` use when given none; defaults to
-            the experiment's own ``metric``.
-        default_mode: ``"min"`` or ``"max"``, likewise.
+            the experiment's own ``metric``. A list of metrics (several objectives) is what
+            :attr:`pareto_front` uses; ``best_*`` then need one metric passed to them.
+        default_mode: ``"min"`` or ``"max"`` (or a list of them), likewise.
 
     Example::
 
@@ -51,14 +60,14 @@ class ExperimentAnalysis:
     def __init__(
         self,
         experiment_checkpoint_path: str | os.PathLike[str],
-        default_metric: str | None = None,
-        default_mode: str | None = None,
+        default_metric: str | list[str] | None = None,
+        default_mode: str | list[str] | None = None,
     ) -> None:
-        check_mode(default_mode)
+        check_objectives(default_metric, default_mode)
         self._experiment_path, _ = locate_experiment(experiment_checkpoint_path)
         self._state = load_experiment_state(self._experiment_path)
-        self._default_metric: str | None = default_metric or self._state.get("metric")
-        self._default_mode: str | None = default_mode or self._state.get("mode")
+        self._default_metric: Any = default_metric or self._state.get("metric")
+        self._default_mode: Any = default_mode or self._state.get("mode")
         self._trials = [
             TrialRecord(entry, self._experiment_path) for entry in self._state["trials"]
         ]
@@ -170,16 +179,19 @@ class ExperimentAnalysis:
                 "No `metric` has been passed and `default_metric` has not been set. "
                 "Please specify the `metric` parameter."
             )
+        _one_objective("metric", metric)
         return metric
 
     def _resolve_mode(self, mode: str | None) -> str:
-        check_mode(mode)
+        if not isinstance(mode, list):
+            check_mode(mode)
         mode = mode or self._default_mode
         if not mode:
             raise ValueError(
                 "No `mode` has been passed and `default_mode` has not been set. "
                 "Please specify the `mode` parameter."
             )
+        _one_objective("mode", mode)
         return mode
 
     def _find_trial(self, trial: TrialRecord | str) -> TrialRecord:
@@ -359,7 +371,69 @@ class ExperimentAnalysis:
                 f"(or `TuneConfig`). Alternatively, use the `{alternative}` method to set the "
                 "metric and mode explicitly."
             )
+        _one_objective("metric", self._default_metric, what)
         return self._default_metric, self._default_mode
+
+    # -- several objectives -----------------------------------------------------------------
+
+    def get_pareto_front(
+        self,
+        metric: list[str] | None = None,
+        mode: list[str] | str | None = None,
+        scope: str = "last",
+        filter_nan_and_inf: bool = True,
+    ) -> list[TrialRecord]:
+        """The trials that no other trial beats in every metric (the Pareto front), in trial
+        order.
+
+        Args:
+            metric: the metrics to compare; defaults to the experiment's list of metrics.
+            mode: one ``"min"``/``"max"`` per metric (or one for all); defaults likewise.
+            scope: which of a trial's values counts, per metric, as in :meth:`get_best_trial`.
+            filter_nan_and_inf: leave out trials with a NaN or infinite score.
+
+        Raises:
+            MetricNotFoundError: if no trial ever reported one of the metrics.
+        """
+        metrics = metric if metric is not None else self._default_metric
+        modes = mode if mode is not None else self._default_mode
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        if not metrics or not modes:
+            raise ValueError(
+                "get_pareto_front needs metrics and modes: pass metric=[...] and mode=[...], "
+                "or give lists of them to tune.TuneConfig / tune.run"
+            )
+        metrics, modes = check_objectives(list(metrics), modes)
+        if isinstance(modes, str):
+            modes = [modes]
+        if scope not in SCOPES:
+            raise ValueError(f"scope is {scope!r}, but must be one of {list(SCOPES)}")
+        for name in metrics:
+            self._check_metric_reported(name)
+        trials, points = [], []
+        for trial in self._trials:
+            scores = [self._score(trial, m, md, scope) for m, md in zip(metrics, modes)]
+            if any(s is None for s in scores):
+                continue
+            values = [float(s) for s in scores]  # type: ignore[arg-type]
+            if filter_nan_and_inf and not all(math.isfinite(v) for v in values):
+                continue
+            values = [math.inf if v != v else v for v in values]  # NaN: the worst
+            trials.append(trial)
+            points.append([v if md == "min" else -v for v, md in zip(values, modes)])
+        if not trials:
+            return []
+        from overtone._pareto import pareto_mask  # numpy, loaded when a front is asked for
+
+        mask = pareto_mask(points)
+        return [trial for trial, on_front in zip(trials, mask) if on_front]
+
+    @property
+    def pareto_front(self) -> list[TrialRecord]:
+        """The Pareto front by the experiment's metrics and modes (see
+        :meth:`get_pareto_front`)."""
+        return self.get_pareto_front()
 
     def _require_best_trial(self, what: str, alternative: str) -> TrialRecord:
         metric, mode = self._require_defaults(what, alternative)

@@ -86,6 +86,31 @@ class ResultGrid:
             raise RuntimeError(message)
         return self._results[analysis.trials.index(best)]
 
+    def get_pareto_front(
+        self,
+        metric: list[str] | None = None,
+        mode: list[str] | str | None = None,
+        scope: str = "last",
+        filter_nan_and_inf: bool = True,
+    ) -> list[Result]:
+        """The results of the trials no other trial beats in every metric, in trial order.
+
+        The metrics and modes default to the lists given to ``TuneConfig``; the arguments are
+        those of :meth:`ExperimentAnalysis.get_pareto_front`.
+
+        Example::
+
+            grid = tune.Tuner(train, tune_config=tune.TuneConfig(
+                metric=["loss", "latency"], mode=["min", "min"])).fit()
+            for result in grid.get_pareto_front():
+                print(result.config, result.metrics["loss"], result.metrics["latency"])
+        """
+        analysis = self._experiment_analysis
+        front = analysis.get_pareto_front(metric, mode, scope, filter_nan_and_inf)
+        trials = analysis.trials
+        positions = {trial.trial_id: i for i, trial in enumerate(trials)}
+        return [self._results[positions[trial.trial_id]] for trial in front]
+
     def get_dataframe(
         self, filter_metric: str | None = None, filter_mode: str | None = None
     ) -> pd.DataFrame:

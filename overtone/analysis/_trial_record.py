@@ -54,6 +54,7 @@ class TrialRecord:
             i for i, c in enumerate(entry.get("checkpoints") or []) if c.get("best") is False
         }
         self._results: list[dict[str, Any]] | None = None
+        self._out_of_space = bool(entry.get("out_of_space", False))
 
     @property
     def trial_id(self) -> str:
@@ -66,6 +67,12 @@ class TrialRecord:
     @property
     def config(self) -> dict[str, Any]:
         return self._config
+
+    @property
+    def out_of_space(self) -> bool:
+        """Whether a restore with another param space found this trial's config outside it
+        (the trial is kept, with its results, and was not resumed)."""
+        return self._out_of_space
 
     @property
     def status(self) -> TrialStatus:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, ResultEvent
 from overtone.executors._local import LocalExecutor
+from overtone.executors._simulated import CurveTable, SimulatedClock, SimulatedExecutor
 
 if TYPE_CHECKING:
     from overtone.executors._dask import DaskExecutor
@@ -23,6 +24,9 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "ResultEvent",
+    "CurveTable",
+    "SimulatedClock",
+    "SimulatedExecutor",
     "make_executor",
 ]
 

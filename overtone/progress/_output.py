@@ -221,14 +221,15 @@ def make_output(
     """The controller's output for an ``ExperimentSpec``; None when it would do nothing."""
     if spec.reporter is None and spec.verbose < 2:
         return None
+    single = not isinstance(spec.metric, list)  # the summary names a best trial by one
     return ExperimentOutput(
         spec.verbose,
         spec.reporter,
         spec.stream,
         snapshots,
         sys_info,
-        metric=spec.metric,
-        mode=spec.mode,
+        metric=spec.metric if single else None,
+        mode=spec.mode if single else None,
         experiment_path=spec.experiment_path,
         interval_s=interval_s,
         start_time=start_time,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from overtone._checks import check_mode
-
 # Decision lives beside TrialStatus, so that executors deliver it without importing plugins.
 from overtone._trial import Decision, FrozenTrial
+from overtone.schedulers._util import check_modes
 
 
 @dataclass(frozen=True)
@@ -36,22 +35,27 @@ class TrialScheduler:
     :class:`Decision`; they never act on trials themselves.
     """
 
+    #: Whether it accepts a list of metrics (and modes) and ranks trials by Pareto front.
+    supports_multi_objective = False
+
     CONTINUE = Decision.CONTINUE
     PAUSE = Decision.PAUSE
     STOP = Decision.STOP
     NOOP = Decision.CONTINUE
 
-    def __init__(self, metric: str | None = None, mode: str | None = None) -> None:
-        check_mode(mode)
+    def __init__(
+        self, metric: str | list[str] | None = None, mode: str | list[str] | None = None
+    ) -> None:
+        check_modes(mode)
         self._metric = metric
         self._mode = mode
 
     @property
-    def metric(self) -> str | None:
+    def metric(self) -> str | list[str] | None:
         return self._metric
 
     @property
-    def mode(self) -> str | None:
+    def mode(self) -> str | list[str] | None:
         return self._mode
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:

@@ -7,3 +7,5 @@ from overtone.schedulers._base import TrialScheduler
 
 class FIFOScheduler(TrialScheduler):
     """Runs trials in the order they were created and never stops one early."""
+
+    supports_multi_objective = True

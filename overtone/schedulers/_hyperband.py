@@ -18,7 +18,8 @@ s     (n_i, r_i) per rung
 
 A trial that reaches its rung's milestone is paused (``Decision.PAUSE``) until every trial of
 its bracket is there; then the best ``floor(n_i / eta)`` resume from their checkpoints and the
-others stop.
+others stop. Given a list of metrics, "best" is by Pareto front, then by an ε-net or crowding
+distance inside a front (as MO-ASHA, Schmucker et al. 2021, does asynchronously).
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from overtone._pareto import TIE_BREAKS, pareto_order
 from overtone._trial import FrozenTrial
 from overtone.schedulers._base import Decision, TrialScheduler
 from overtone.schedulers._util import (
-    check_mode,
+    check_modes,
     check_number,
     ensure_metric_mode,
     number,
+    objective_point,
+    objectives,
     signed_score,
 )
 
@@ -48,8 +52,11 @@ def max_bracket_index(max_t: float, eta: float) -> int:
 class _Bracket:
     """One bracket: its members, the rung they are all working towards, and who waits."""
 
-    def __init__(self, index: int, s: int, n: int, max_t: float, eta: float) -> None:
+    def __init__(
+        self, index: int, s: int, n: int, max_t: float, eta: float, tie_break: str = "eps_net"
+    ) -> None:
         self.index = index
+        self.tie_break = tie_break
         self.s = s
         self.n = n
         self.eta = eta
@@ -58,10 +65,12 @@ class _Bracket:
         self.members: list[str] = []
         self.out: set[str] = set()  # stopped or finished
         self.level = 0  # the rung every live member works towards
-        self.arrived: dict[str, float] = {}  # at the current milestone: trial -> score
+        # At the current milestone: trial -> signed score, or point to minimize (several
+        # objectives).
+        self.arrived: dict[str, Any] = {}
         self.promoted: list[str] = []  # paused survivors of the last rung, to resume
         self.closed = False  # no more members: the experiment has no more trials for it
-        self.history: list[dict[str, float]] = []  # the scores at each completed rung
+        self.history: list[dict[str, Any]] = []  # the scores at each completed rung
 
     @property
     def milestone(self) -> float:
@@ -82,7 +91,12 @@ class _Bracket:
     def halve(self) -> tuple[list[str], list[str]]:
         """Successive halving of the current rung: (survivors, the rest)."""
         order = {m: i for i, m in enumerate(self.members)}
-        ranked = sorted(self.arrived, key=lambda m: (-self.arrived[m], order[m]))
+        if any(isinstance(v, tuple) for v in self.arrived.values()):
+            ids = sorted(self.arrived, key=order.__getitem__)
+            points = [self.arrived[m] for m in ids]
+            ranked = [ids[i] for i in pareto_order(points, self.tie_break)]
+        else:
+            ranked = sorted(self.arrived, key=lambda m: (-self.arrived[m], order[m]))
         keep = max(1, int(math.floor(len(ranked) / self.eta + 1e-9)))
         self.history.append(dict(self.arrived))
         self.arrived = {}
@@ -99,15 +113,19 @@ class HyperBandScheduler(TrialScheduler):
 
     Args:
         time_attr: the result key that measures progress; it must increase.
-        metric: the result key to optimize.
-        mode: ``"min"`` or ``"max"``.
+        metric: the result key to optimize, or a list of keys (ranked by Pareto front).
+        mode: ``"min"`` or ``"max"``, or a list of them, one per metric.
         max_t: the most ``time_attr`` a trial gets (``R`` in the paper).
         reduction_factor: ``eta`` in the paper.
         stop_last_trials: stop trials at ``max_t``; False lets the survivors run on.
+        tie_break: with several metrics, how trials on one Pareto front are ranked:
+            ``"eps_net"`` or ``"crowding"``.
 
     If the experiment has fewer trials than a bracket takes, the bracket closes with those
     it has once nothing else can run, and keeps ``floor(k / eta)`` (at least 1) of ``k``.
     """
+
+    supports_multi_objective = True
 
     def __init__(
         self,
@@ -117,8 +135,14 @@ class HyperBandScheduler(TrialScheduler):
         max_t: float = 81,
         reduction_factor: float = 3,
         stop_last_trials: bool = True,
+        *,
+        tie_break: str = "eps_net",
     ) -> None:
         super().__init__(metric=metric, mode=mode)
+        if tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break is {tie_break!r}, but must be one of {TIE_BREAKS}")
+        self._tie_break = tie_break
+        self._objectives: tuple[list[str], list[str]] | None = None
         check_number("max_t", max_t, low=0, strict=True)
         check_number("reduction_factor", reduction_factor, low=1, strict=True)
         self._time_attr = time_attr
@@ -135,7 +159,7 @@ class HyperBandScheduler(TrialScheduler):
         self._checked = False
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
-        check_mode(mode)
+        check_modes(mode)
         return super().set_search_properties(metric, mode, **spec)
 
     # -- brackets -------------------------------------------------------------------------
@@ -146,13 +170,14 @@ class HyperBandScheduler(TrialScheduler):
     def _new_bracket(self) -> _Bracket:
         index = len(self._brackets)
         s = self._s_max - index % (self._s_max + 1)
-        bracket = _Bracket(index, s, self.bracket_size(s), self._max_t, self._eta)
+        bracket = _Bracket(index, s, self.bracket_size(s), self._max_t, self._eta, self._tie_break)
         self._brackets.append(bracket)
         return bracket
 
     def on_trial_add(self, trial: FrozenTrial) -> None:
         if not self._checked:
             ensure_metric_mode(self)
+            self._objectives = objectives(self)
             self._checked = True
         if trial.trial_id in self._trial_bracket:
             return
@@ -180,8 +205,7 @@ class HyperBandScheduler(TrialScheduler):
         t = number(result.get(self._time_attr))
         if t is None or t < bracket.milestone or trial_id in bracket.arrived:
             return Decision.CONTINUE
-        score = signed_score(result, self._metric, self._mode)
-        score = -math.inf if score is None else score
+        score = self._score(result)
         if bracket.level == len(bracket.milestones) - 1:
             bracket.arrived[trial_id] = score
             bracket.out.add(trial_id)
@@ -194,6 +218,17 @@ class HyperBandScheduler(TrialScheduler):
             return Decision.PAUSE
         survivors = self._process(bracket, running=trial_id)
         return Decision.CONTINUE if trial_id in survivors else Decision.STOP
+
+    def _score(self, result: dict[str, Any]) -> Any:
+        """The signed score (worst: -inf), or with several metrics the point to minimize
+        (worst: +inf in every objective)."""
+        if self._objectives is None and isinstance(self._metric, (list, tuple)):
+            self._objectives = objectives(self)
+        if self._objectives is not None:
+            point = objective_point(result, *self._objectives)
+            return point if point is not None else (math.inf,) * len(self._objectives[0])
+        score = signed_score(result, self._metric, self._mode)  # type: ignore[arg-type]
+        return -math.inf if score is None else score
 
     def _process(self, bracket: _Bracket, running: str | None = None) -> set[str]:
         """Halve the bracket's complete rung; returns the survivors. Paused survivors are

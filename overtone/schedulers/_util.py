@@ -14,6 +14,16 @@ from overtone._dicts import lookup
 __all__ = ["check_mode", "check_number", "lookup", "number"]  # with the names defined below
 
 
+def check_modes(mode: Any) -> None:
+    """``mode`` is None, ``"min"``, ``"max"`` or (several objectives) a list of them."""
+    if isinstance(mode, (list, tuple)):
+        if not mode or any(m not in ("min", "max") for m in mode):
+            raise ValueError(f"mode is {mode!r}, but each entry must be 'min' or 'max'")
+        return
+    if mode is not None and mode not in ("min", "max"):
+        raise ValueError(f"mode is {mode!r}, but must be 'min' or 'max'")
+
+
 def check_number(
     name: str, value: Any, *, low: float | None = None, strict: bool = False
 ) -> float:
@@ -55,6 +65,29 @@ def signed_score(result: dict[str, Any], metric: str | None, mode: str | None) -
     if value != value:  # NaN: the worst possible score
         return -math.inf
     return value if mode != "min" else -value
+
+
+def objective_point(
+    result: dict[str, Any], metrics: list[str], modes: list[str]
+) -> tuple[float, ...] | None:
+    """Several objectives of a result as a point to minimize; None if one is missing."""
+    from overtone._pareto import to_minimize
+
+    return to_minimize(result, metrics, modes)
+
+
+def objectives(scheduler: Any) -> tuple[list[str], list[str]] | None:
+    """The scheduler's metrics and modes as two lists of one length when it has several
+    objectives (a single mode applies to every metric), else None."""
+    metric, mode = scheduler.metric, scheduler.mode
+    if not isinstance(metric, (list, tuple)):
+        if isinstance(mode, (list, tuple)):
+            raise ValueError(f"mode is the list {mode!r}, but metric {metric!r} is not a list")
+        return None
+    from overtone._checks import check_objectives
+
+    metrics, modes = check_objectives(list(metric), mode)
+    return metrics, modes
 
 
 def generator(seed: Any) -> np.random.Generator:

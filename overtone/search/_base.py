@@ -61,6 +61,43 @@ class Searcher:
     ) -> None:
         """The trial ended; ``result`` is its last result (None if it reported nothing)."""
 
+    # -- results from elsewhere (warm start) ---------------------------------------------
+    def add_evaluated_point(
+        self,
+        parameters: dict[str, Any],
+        value: Any,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> bool:
+        """Learn from a config evaluated elsewhere (an earlier experiment, or the finished
+        trials of a restored one) as from a trial of its own.
+
+        Args:
+            parameters: the config.
+            value: its metric (a list of them for several metrics).
+            error: it failed.
+            pruned: it was stopped early.
+            intermediate_values: the metric at each iteration.
+
+        Returns False when this searcher does not learn from results (a random or grid
+        search) or the config lies outside its space: the point is then ignored.
+        """
+        return False
+
+    def add_evaluated_trials(self, trials: Any, metric: Any = None, mode: Any = None) -> int:
+        """Learn from the trials of an experiment: an ``ExperimentAnalysis`` or a list of
+        trial records (or snapshots). Each finished or failed trial
+        is given to :meth:`add_evaluated_point` with its last value of ``metric`` (default:
+        the searcher's). Returns how many the searcher took."""
+        from overtone.search._warm_start import evaluated_points
+
+        metric = metric if metric is not None else self.metric
+        taken = 0
+        for point in evaluated_points(trials, metric):
+            taken += bool(self.add_evaluated_point(**point))
+        return taken
+
     # State for experiment restore. Subclasses with unpicklable members override these.
     def get_state(self) -> dict[str, Any]:
         return dict(self.__dict__)

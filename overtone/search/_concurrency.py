@@ -64,6 +64,9 @@ class ConcurrencyLimiter(Searcher):
     ) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
 
+    def add_evaluated_point(self, *args: Any, **kwargs: Any) -> bool:
+        return self.searcher.add_evaluated_point(*args, **kwargs)
+
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if len(self._live) >= self.max_concurrent:
             return None

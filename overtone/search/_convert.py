@@ -340,7 +340,14 @@ class AdapterSearcher(Searcher):
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
     ) -> bool:
-        check_mode(mode)
+        if isinstance(metric, list) or isinstance(mode, list):
+            if not getattr(self, "supports_multi_objective", False):
+                raise ValueError(
+                    f"metric is the list {metric!r}, but {type(self).__name__} optimizes one "
+                    "metric: use OptunaSearch (or the default search) for several"
+                )
+        else:
+            check_mode(mode)
         super().set_search_properties(metric, mode, config)
         if has_searchable(config, self._is_native):
             if self._space_from_init:

@@ -97,6 +97,9 @@ class Repeater(Searcher):
             )
         return self.searcher.set_search_properties(metric, mode, config, **spec)
 
+    def add_evaluated_point(self, *args: Any, **kwargs: Any) -> bool:
+        return self.searcher.add_evaluated_point(*args, **kwargs)
+
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         group = self._current
         if group is None or group.full():

@@ -19,6 +19,7 @@ import cloudpickle
 import numpy as np
 
 from overtone._checks import import_optional
+from overtone.search._conditional import has_conditional, is_conditional, resolve
 from overtone.search._convert import (
     MISSING,
     AdapterSearcher,
@@ -27,13 +28,23 @@ from overtone.search._convert import (
     check_points,
     decoder,
     flatten_point,
+    has_searchable,
     metric_value,
     parse_space,
     plain,
     point_values,
     unflatten_names,
 )
-from overtone.space._domains import Categorical, Float, Integer, Normal
+from overtone.space._domains import (
+    Categorical,
+    Domain,
+    Float,
+    Function,
+    Integer,
+    Normal,
+    is_grid_search,
+)
+from overtone.space._variants import path_str
 
 # Integers are rounded uniforms over [low - q/2, high + q/2], so that every value is as likely.
 _HALF = 0.4999
@@ -102,6 +113,8 @@ class HyperOptSearch(AdapterSearcher):
         self._pending: list[dict[str, Any]] = []  # points (as HyperOpt values) to try first
         self._live: dict[str, dict[str, Any]] = {}  # trial id -> its trial document
         self._domain: Any = None  # rebuilt from _expr when needed; not part of the state
+        self._conditional = False  # a space with branches: nested hp.choice
+        self._label_decoders: dict[str, Any] = {}
         if space:
             self._set_space(space)
             self._space_from_init = True
@@ -114,6 +127,10 @@ class HyperOptSearch(AdapterSearcher):
         return self._expr is not None
 
     def _set_space(self, space: Any) -> None:
+        if not self._is_native(space) and has_conditional(space):
+            self._set_conditional(space)
+            return
+        self._conditional = False
         if self._is_native(space):  # one whole HyperOpt expression
             params: list[Param] = []
             native = True
@@ -143,6 +160,26 @@ class HyperOptSearch(AdapterSearcher):
         self._decoders, self._choices, self._domain = decoders, choices, None
         # Check the points now, at definition time, not at the first suggestion.
         self._pending = [self._point(i, point) for i, point in enumerate(self._points)]
+
+    def _set_conditional(self, space: dict[str, Any]) -> None:
+        """A space with branches that search parameters: a nested ``hp.choice``, whose
+        picks are read back along the chosen branches (see overtone.search._conditional)."""
+        if self._points:
+            raise ValueError(
+                "points_to_evaluate cannot be used with a conditional space (a tune.choice "
+                "whose branches search parameters): give the points as a search space "
+                "without branches, or leave them out"
+            )
+        decoders: dict[str, Any] = {}
+        expr = _conditional_expression(space, (), decoders)
+        if self._trials is not None and self._labels(expr) != self._labels(self._expr):
+            raise ValueError(
+                "the param space searches other parameters than this HyperOptSearch (restored) did"
+            )
+        self._space, self._expr, self._native, self._params = space, expr, False, []
+        self._decoders, self._choices, self._domain = [], {}, None
+        self._conditional, self._label_decoders = True, decoders
+        self._pending = []
 
     def _labels(self, expr: Any) -> set[str]:
         hpo = _hyperopt()
@@ -251,6 +288,17 @@ class HyperOptSearch(AdapterSearcher):
             doc = self._trials.trials[-1]
         self._live[trial_id] = doc
         spec = hpo.base.spec_from_misc(doc["misc"])
+        if self._conditional:
+            decoders = self._label_decoders
+
+            def pick_index(label: str, options: list[Any]) -> int:
+                return int(spec[label])
+
+            def pick_value(label: str, path: Any, domain: Any) -> Any:
+                decode = decoders.get(label)
+                return decode(spec[label]) if decode is not None else plain(spec[label])
+
+            return resolve(self._space, pick_index, pick_value)
         if not self._native:
             values = {}
             for name, path, decode in self._decoders:
@@ -290,6 +338,38 @@ class HyperOptSearch(AdapterSearcher):
             doc["result"] = {"loss": loss, "status": hpo.STATUS_OK}
         self._trials.refresh()
 
+    # -- results from elsewhere ----------------------------------------------------------------
+    def add_evaluated_point(
+        self,
+        parameters: dict[str, Any],
+        value: Any,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> bool:
+        """Record an evaluated config as a finished document of HyperOpt's database (a
+        failed one for an error). Returns False, ignoring it, for a config outside the space
+        or a conditional space."""
+        if self._conditional or (value is None and not error):
+            return False
+        if self._trials is None:
+            self._check_ready()
+            self._start()
+        hpo = _hyperopt()
+        try:
+            doc = self._insert(self._complete(self._point(0, parameters)))
+        except ValueError:
+            return False
+        if error:
+            doc["state"] = hpo.base.JOB_STATE_ERROR
+            doc["result"] = {"status": hpo.STATUS_FAIL}
+        else:
+            sign = 1.0 if self._mode == "min" else -1.0
+            doc["state"] = hpo.base.JOB_STATE_DONE
+            doc["result"] = {"loss": sign * float(value), "status": hpo.STATUS_OK}
+        self._trials.refresh()
+        return True
+
     # -- state -------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """Everything but HyperOpt's Domain (rebuilt from the space when needed)."""
@@ -299,6 +379,8 @@ class HyperOptSearch(AdapterSearcher):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.__dict__.update(cloudpickle.loads(cloudpickle.dumps(state)))
+        self.__dict__.setdefault("_conditional", False)  # a state saved before these existed
+        self.__dict__.setdefault("_label_decoders", {})
         self._domain = None
 
 
@@ -337,6 +419,30 @@ def _expression(param: Param) -> tuple[Any, Any]:
         return expr, decoder(d)
     assert isinstance(d, Categorical)
     return hp.choice(name, list(range(len(d.categories)))), decoder(d, by_index=True)
+
+
+def _conditional_expression(value: Any, label: tuple[Any, ...], decoders: dict[str, Any]) -> Any:
+    """A nested HyperOpt expression for a conditional space: each choice of branches (and
+    each grid) an ``hp.choice`` over its branches' own expressions, labels as in
+    :func:`overtone.search._conditional.resolve`; fills ``decoders`` (label -> decoder)."""
+    hp = _hyperopt().hp
+    if is_grid_search(value) or is_conditional(value):
+        options = value["grid_search"] if is_grid_search(value) else value.categories
+        branches = [
+            _conditional_expression(option, (*label, i), decoders) if has_searchable(option) else i
+            for i, option in enumerate(options)
+        ]
+        return hp.choice(path_str(label), branches)
+    if isinstance(value, Function):
+        return 0
+    if isinstance(value, Domain):
+        expr, decoders[path_str(label)] = _expression(Param(label, path_str(label), value))
+        return expr
+    if isinstance(value, dict):
+        return {k: _conditional_expression(v, (*label, k), decoders) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_conditional_expression(v, (*label, i), decoders) for i, v in enumerate(value)]
+    return 0
 
 
 def _native_choices(space: Any) -> dict[str, list[Any]]:

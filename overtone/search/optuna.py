@@ -12,6 +12,7 @@ from typing import Any
 import cloudpickle
 
 from overtone._checks import check_mode, import_optional
+from overtone.search._conditional import has_conditional, resolve
 from overtone.search._convert import (
     AdapterSearcher,
     Param,
@@ -65,6 +66,8 @@ class OptunaSearch(AdapterSearcher):
                                                        num_samples=50))
     """
 
+    supports_multi_objective = True
+
     library = "Optuna"
 
     def __init__(
@@ -101,6 +104,7 @@ class OptunaSearch(AdapterSearcher):
         self._decoders: list[tuple[str, Any, Any]] = []  # (name, path, decoder or None)
         self._encoders: dict[str, list[Any]] = {}  # names of categories picked by index
         self._study: Any = None
+        self._conditional = False  # the space has branches: define-by-run
         self._live: dict[str, Any] = {}
         # A trial's latest (value, step), reported as an intermediate value once the next
         # result comes or, at the end, when it reported more than once: a one-result trial
@@ -126,9 +130,20 @@ class OptunaSearch(AdapterSearcher):
         return isinstance(value, _optuna().distributions.BaseDistribution)
 
     def _has_space(self) -> bool:
-        return self._space_fn is not None or bool(self._params)
+        return self._space_fn is not None or bool(self._params) or self._conditional
 
     def _set_space(self, space: dict[str, Any]) -> None:
+        if has_conditional(space):
+            # Branches that search parameters of their own: asked define-by-run, along the
+            # branch Optuna picks (see overtone.search._conditional).
+            if self._points:
+                raise ValueError(
+                    "points_to_evaluate cannot be used with a conditional space (a tune.choice "
+                    "whose branches search parameters): give the points as a search space "
+                    "without branches, or leave them out"
+                )
+            self._space, self._conditional = space, True
+            return
         params = parse_space(space, "Optuna", self._is_native)
         distributions, decoders, encoders = {}, [], {}
         for param in params:
@@ -205,7 +220,10 @@ class OptunaSearch(AdapterSearcher):
         if self._study is None:
             self._check_ready()
             self._study = self._create_study()
-        if self._space_fn is not None:
+        if self._conditional:
+            ot_trial = self._study.ask()
+            suggestion = _ask_conditional(ot_trial, self._space)
+        elif self._space_fn is not None:
             ot_trial = self._study.ask()
             constants = self._space_fn(ot_trial)
             if constants is not None and not isinstance(constants, dict):
@@ -259,6 +277,50 @@ class OptunaSearch(AdapterSearcher):
         else:
             self._study.tell(ot_trial, values if len(values) > 1 else values[0])
 
+    # -- results from elsewhere ----------------------------------------------------------------
+    def add_evaluated_point(
+        self,
+        parameters: dict[str, Any],
+        value: Any,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> bool:
+        """Record an evaluated config in the study (Optuna's ``add_trial``), as a complete,
+        failed or pruned trial. Returns False, ignoring it, for a config outside the space
+        or a define-by-run (or conditional) space, whose distributions are not known."""
+        if self._space_fn is not None or self._conditional:
+            return False
+        if self._study is None:
+            self._check_ready()
+            self._study = self._create_study()
+        ot = _optuna()
+        try:
+            params = self._encode(point_values(parameters, self._params, 0, complete=True))
+        except ValueError:
+            return False  # outside the space (a narrowed space): not this study's to learn
+        state = ot.trial.TrialState
+        if error or value is None:
+            kind, values = state.FAIL, None
+        elif pruned:
+            kind, values = state.PRUNED, None
+        else:
+            kind = state.COMPLETE
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+        steps = dict(enumerate(intermediate_values or [], start=1))
+        try:
+            trial = ot.trial.create_trial(
+                params=params,
+                distributions=self._distributions,
+                values=values,
+                state=kind,
+                intermediate_values=steps,
+            )
+            self._study.add_trial(trial)
+        except ValueError:
+            return False  # Optuna refused it (a value its distribution cannot hold)
+        return True
+
     # -- state -------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """Everything, the study with its sampler's random state included; the controller
@@ -270,6 +332,27 @@ class OptunaSearch(AdapterSearcher):
         self.__dict__.update(cloudpickle.loads(cloudpickle.dumps(state)))
         self.__dict__.setdefault("_latest", {})  # a state saved before these existed
         self.__dict__.setdefault("_curves", set())
+        self.__dict__.setdefault("_conditional", False)
+
+
+def _ask_conditional(ot_trial: Any, space: dict[str, Any]) -> dict[str, Any]:
+    """The config for ``space``, asking Optuna for each parameter along the chosen branches."""
+    dist = _optuna().distributions
+
+    def pick_index(label: str, options: list[Any]) -> int:
+        return int(ot_trial.suggest_categorical(label, list(range(len(options)))))
+
+    def pick_value(label: str, path: tuple[Any, ...], domain: Any) -> Any:
+        d, decode, categories = _distribution(Param(path, label, domain))
+        if isinstance(d, dist.FloatDistribution):
+            raw = ot_trial.suggest_float(label, d.low, d.high, step=d.step, log=d.log)
+        elif isinstance(d, dist.IntDistribution):
+            raw = ot_trial.suggest_int(label, d.low, d.high, step=d.step, log=d.log)
+        else:
+            raw = ot_trial.suggest_categorical(label, list(d.choices))
+        return raw if decode is None else decode(raw)
+
+    return resolve(space, pick_index, pick_value)
 
 
 def _report(ot_trial: Any, value: float, step: int) -> None:

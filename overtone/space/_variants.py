@@ -100,6 +100,13 @@ def _expand(
     if not grids and not domains:
         config = _build(space, (), {})
         _resolve_functions(config, functions, rng)
+        spaced = [p for p in functions if _holds_space(_get(config, p))]
+        if spaced:
+            # A sample_from returned search-space objects (domains, grids, sample_from):
+            # they are sampled (and grids expanded) in turn, and named by their own paths.
+            done = [p for p in functions if p not in spaced]
+            yield from _expand(config, rng, _merge_paths(paths, done), constant)
+            return
         yield _merge_paths(paths, functions), config
         return
     fixed = _sample(domains, rng) if constant else None
@@ -108,6 +115,16 @@ def _expand(
         # Grid values may hold grids or Domains themselves: expand what was put in.
         config = _build(space, (), assigned)
         yield from _expand(config, rng, _merge_paths(paths, assigned), constant)
+
+
+def _holds_space(value: Any) -> bool:
+    if isinstance(value, Domain) or is_grid_search(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_space(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_space(v) for v in value)
+    return False
 
 
 def _merge_paths(paths: list[Path], new: Any) -> list[Path]:

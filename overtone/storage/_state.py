@@ -106,10 +106,13 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{state.get('overtone_version', 'unknown')}), but this overtone reads only "
             f"format_version {FORMAT_VERSION}"
         )
-    if state.get("mode") not in (None, "min", "max"):
-        raise ExperimentStateError(
-            f"{state_file} is invalid: mode is {state['mode']!r}, but must be 'min' or 'max'"
-        )
+    modes = state.get("mode")
+    for mode in modes if isinstance(modes, list) else [modes]:  # a list: several metrics
+        if mode not in (None, "min", "max"):
+            raise ExperimentStateError(
+                f"{state_file} is invalid: mode is {modes!r}, but must be 'min' or 'max' "
+                "(or a list of them)"
+            )
     trials = state.get("trials")
     if not isinstance(trials, list):
         raise ExperimentStateError(f"{state_file} is invalid: 'trials' is not a list")

@@ -62,6 +62,9 @@ _LAZY = {
     "logger": ("overtone.tune.logger", None),
     "get_context": ("overtone.runtime", "get_context"),
     "grid_search": ("overtone.space", "grid_search"),
+    "replay": ("overtone._replay", "replay"),
+    "SimulatedExecutor": ("overtone.executors", "SimulatedExecutor"),
+    "hypervolume": ("overtone.analysis", "hypervolume"),
     "lograndint": ("overtone.space", "lograndint"),
     "loguniform": ("overtone.space", "loguniform"),
     "qlograndint": ("overtone.space", "qlograndint"),
@@ -114,6 +117,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "SimulatedExecutor",
+    "hypervolume",
+    "replay",
     "Experiment",
     "PlacementGroupFactory",
     "ResumeConfig",

@@ -41,6 +41,7 @@ def test_public_names() -> None:
         "Result",
         "ResultGrid",
         "TrialRecord",
+        "hypervolume",
         "load_experiment_state",
     ]
 

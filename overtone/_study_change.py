@@ -1,0 +1,87 @@
+"""Changing a study while it lives: a restored experiment with another param space or
+another number of samples.
+
+``Tuner.restore(path, trainable, param_space=new, tune_config=TuneConfig(num_samples=more))``
+and ``tune.run(..., resume=True, num_samples=more)`` continue an experiment with settings
+that differ from those it was started with. The rules:
+
+- ``num_samples`` is the total: more adds trials, fewer adds none (nothing is deleted).
+- A param space that searches other domains than the recorded one (constants do not count)
+  gets a fresh searcher over the new space,
+  told about every finished trial first (``Searcher.add_evaluated_trials``: a warm start);
+  with the same space, the searcher continues from its saved state.
+- A trial whose config the new space cannot produce is kept, with its results, and marked
+  ``out_of_space``; if it was unfinished, it is not resumed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from overtone.space import Domain, Function, is_grid_search
+
+
+def space_key(space: Any) -> str:
+    """A text that is equal for param spaces that search the same: domains by their
+    description, grids by their values, ``sample_from`` by its function's name and place.
+    Constants do not count: a new constant is for the trials to come, not a new study."""
+    if is_grid_search(space):
+        return "grid(" + ",".join(space_key(v) for v in space["grid_search"]) + ")"
+    if isinstance(space, Function):
+        func = getattr(space, "func", None)
+        code = getattr(func, "__code__", None)
+        where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else repr(func)
+        return f"sample_from({getattr(func, '__qualname__', '?')}@{where})"
+    if isinstance(space, Domain):
+        inner = getattr(space, "categories", None)
+        if inner is not None:
+            return f"{type(space).__name__}[" + ",".join(space_key(c) for c in inner) + "]"
+        return f"{type(space).__name__}:{space.domain_str}"
+    if isinstance(space, dict):
+        items = sorted((str(k), space_key(v)) for k, v in space.items())
+        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(space, list):
+        return "[" + ",".join(space_key(v) for v in space) + "]"
+    return "-"
+
+
+def config_fits(config: Any, space: Any) -> bool:
+    """Whether ``space`` could have produced ``config``'s searched values: every domain's
+    value is one it can draw, every grid's value one of its values (constants and
+    ``sample_from`` entries accept anything, as in :func:`space_key`)."""
+    if isinstance(space, Function):
+        return True
+    if is_grid_search(space):
+        return any(
+            config_fits(config, option) if _searches(option) else bool(config == option)
+            for option in space["grid_search"]
+        )
+    if isinstance(space, Domain):
+        categories = getattr(space, "categories", None)
+        if categories is not None:  # a choice: of values, or of branches with domains
+            return any(
+                config_fits(config, c) if _searches(c) else bool(config == c) for c in categories
+            )
+        try:
+            return bool(space.is_valid(config))
+        except (TypeError, ValueError):
+            return False
+    if isinstance(space, dict):
+        if not isinstance(config, dict):
+            return False
+        return all(k in config and config_fits(config[k], v) for k, v in space.items())
+    if isinstance(space, list):
+        if not isinstance(config, list) or len(config) != len(space):
+            return False
+        return all(config_fits(c, s) for c, s in zip(config, space))
+    return True  # a constant
+
+
+def _searches(value: Any) -> bool:
+    if isinstance(value, Domain) or is_grid_search(value):
+        return True
+    if isinstance(value, dict):
+        return any(_searches(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_searches(v) for v in value)
+    return False
