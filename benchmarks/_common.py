@@ -147,15 +147,15 @@ def time_interleaved(
             if timing.error is not None:
                 continue
             try:
-                elapsed, proc, note, cpu = run_once(variant.argv, env=env, timeout=timeout,
-                                                    storage_root=storage_root)
+                elapsed, proc, note, cpu = run_once(
+                    variant.argv, env=env, timeout=timeout, storage_root=storage_root
+                )
             except subprocess.TimeoutExpired:
                 timing.error = f"timed out after {timeout:.0f} s"
                 continue
             if proc.returncode != 0:
-                timing.error = (
-                    f"exit code {proc.returncode}; stderr tail:\n"
-                    + _tail(proc.stderr.decode(errors="replace"))
+                timing.error = f"exit code {proc.returncode}; stderr tail:\n" + _tail(
+                    proc.stderr.decode(errors="replace")
                 )
                 continue
             if variant.expect_storage and note:
@@ -168,8 +168,13 @@ def time_interleaved(
                 timing.cpu_times.append(cpu)
     for variant, timing in zip(variants, timings):
         if variant.measure_output and timing.error is None:
-            _, proc, _, _ = run_once(variant.argv, env=env, stdout=subprocess.PIPE,
-                                     timeout=timeout, storage_root=storage_root)
+            _, proc, _, _ = run_once(
+                variant.argv,
+                env=env,
+                stdout=subprocess.PIPE,
+                timeout=timeout,
+                storage_root=storage_root,
+            )
             timing.output_bytes = len(proc.stdout or b"")
     return timings
 
@@ -243,8 +248,17 @@ def target_row(
     ref = "-" if reference is None else f"{reference:g} s"
     if timing.error is not None:
         first = timing.error.splitlines()[0]
-        return [timing.name, "ERROR", "-", "-", "-", fmt_target(target, strict), ref, first,
-                fmt_bytes(timing.output_bytes)]
+        return [
+            timing.name,
+            "ERROR",
+            "-",
+            "-",
+            "-",
+            fmt_target(target, strict),
+            ref,
+            first,
+            fmt_bytes(timing.output_bytes),
+        ]
     if target is None:
         ratio = "-"
     else:

@@ -126,25 +126,52 @@ class Workload:
 
 WORKLOADS = [
     # The target is for the quick start as users run it: its default verbosity.
-    Workload("quickstart", 1.5, 13.0, [
-        Variant("quickstart (default verbose)", (QUICKSTART,), measure_output=True),
-        Variant("quickstart (verbose=0, patched)", ("-c", QUICKSTART_QUIET)),
-    ]),
-    Workload("trials200", 2.0, 13.1, [
-        Variant("trials200 (verbose=0)", ("-c", TRIALS, "200", "0")),
-        Variant("trials200 (default verbose)", ("-c", TRIALS, "200", "default"),
-                measure_output=True),
-    ]),
-    Workload("results10k", 2.0, 34.0, [
-        Variant("results10k (verbose=0)", ("-c", RESULTS, "2", "5000", "0")),
-        Variant("results10k (default verbose)", ("-c", RESULTS, "2", "5000", "default"),
-                measure_output=True),
-    ]),
-    Workload("import", 0.5, None, [
-        Variant("import", ("-c", "import overtone.tune"), expect_storage=False),
-        # The facade may import lazily; this is what a script pays before tune.run starts.
-        Variant("import + tune.run, grid_search", ("-c", IMPORT_USED), expect_storage=False),
-    ], strict=True),
+    Workload(
+        "quickstart",
+        1.5,
+        13.0,
+        [
+            Variant("quickstart (default verbose)", (QUICKSTART,), measure_output=True),
+            Variant("quickstart (verbose=0, patched)", ("-c", QUICKSTART_QUIET)),
+        ],
+    ),
+    Workload(
+        "trials200",
+        2.0,
+        13.1,
+        [
+            Variant("trials200 (verbose=0)", ("-c", TRIALS, "200", "0")),
+            Variant(
+                "trials200 (default verbose)",
+                ("-c", TRIALS, "200", "default"),
+                measure_output=True,
+            ),
+        ],
+    ),
+    Workload(
+        "results10k",
+        2.0,
+        34.0,
+        [
+            Variant("results10k (verbose=0)", ("-c", RESULTS, "2", "5000", "0")),
+            Variant(
+                "results10k (default verbose)",
+                ("-c", RESULTS, "2", "5000", "default"),
+                measure_output=True,
+            ),
+        ],
+    ),
+    Workload(
+        "import",
+        0.5,
+        None,
+        [
+            Variant("import", ("-c", "import overtone.tune"), expect_storage=False),
+            # The facade may import lazily; this is what a script pays before tune.run starts.
+            Variant("import + tune.run, grid_search", ("-c", IMPORT_USED), expect_storage=False),
+        ],
+        strict=True,
+    ),
 ]
 
 
@@ -161,16 +188,28 @@ def output_cost(timing: Timing, timings: list[Timing]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="repetitions per variant")
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="untimed runs before the timed ones, per variant")
-    parser.add_argument("--pycache", action="store_true",
-                        help="let the children cache bytecode (under the temp dir), as a "
-                        "normal install does; this sandbox sets PYTHONDONTWRITEBYTECODE=1")
-    parser.add_argument("--storage-root", default=None, metavar="DIR",
-                        help="make the temporary storage dirs under DIR (e.g. /dev/shm to "
-                        "leave out the disk's cost); default: the temp dir")
-    parser.add_argument("--only", action="append", choices=[w.name for w in WORKLOADS],
-                        help="run only this workload (repeatable)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed runs before the timed ones, per variant"
+    )
+    parser.add_argument(
+        "--pycache",
+        action="store_true",
+        help="let the children cache bytecode (under the temp dir), as a "
+        "normal install does; this sandbox sets PYTHONDONTWRITEBYTECODE=1",
+    )
+    parser.add_argument(
+        "--storage-root",
+        default=None,
+        metavar="DIR",
+        help="make the temporary storage dirs under DIR (e.g. /dev/shm to "
+        "leave out the disk's cost); default: the temp dir",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[w.name for w in WORKLOADS],
+        help="run only this workload (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     before = snapshot_default_results()
@@ -180,9 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[Timing] = []
     for workload in selected:
         print(f"running {workload.name} ({args.reps} reps per variant)...", file=sys.stderr)
-        timings = time_interleaved(workload.variants, reps=args.reps, warmup=args.warmup,
-                                   env=bytecode_env(args.pycache),
-                                   storage_root=args.storage_root)
+        timings = time_interleaved(
+            workload.variants,
+            reps=args.reps,
+            warmup=args.warmup,
+            env=bytecode_env(args.pycache),
+            storage_root=args.storage_root,
+        )
         for n, timing in enumerate(timings):
             if n == 0:
                 row = target_row(timing, workload.target, workload.ray, strict=workload.strict)
@@ -192,23 +235,42 @@ def main(argv: list[str] | None = None) -> int:
             if timing.error is not None or timing.stderr:
                 errors.append(timing)
 
-    print(f"\nPython {sys.version.split()[0]}, {args.reps} reps (+{args.warmup} warm-up) per "
-          f"variant, fresh interpreter per rep, {describe_bytecode(args.pycache)}, "
-          f"{describe_storage(args.storage_root)}; "
-          "seconds of wall time (CPU s: median user+sys of the process tree)\n")
-    print_table(["workload", "median s", "min", "max", "CPU s", "target", "Ray 2.60",
-                 "ratio to target", "stdout", "output cost"], rows)
+    print(
+        f"\nPython {sys.version.split()[0]}, {args.reps} reps (+{args.warmup} warm-up) per "
+        f"variant, fresh interpreter per rep, {describe_bytecode(args.pycache)}, "
+        f"{describe_storage(args.storage_root)}; "
+        "seconds of wall time (CPU s: median user+sys of the process tree)\n"
+    )
+    print_table(
+        [
+            "workload",
+            "median s",
+            "min",
+            "max",
+            "CPU s",
+            "target",
+            "Ray 2.60",
+            "ratio to target",
+            "stdout",
+            "output cost",
+        ],
+        rows,
+    )
     for timing in errors:
         if timing.error is not None:
             print(f"\nERROR in {timing.name}:\n{timing.error}")
         if timing.stderr:
             print(f"\nstderr of a successful {timing.name} run:\n{timing.stderr}")
-    print(f"\nload average (1 min): {load_before} before, {loadavg()} after, "
-          f"on {os.cpu_count()} CPUs")
+    print(
+        f"\nload average (1 min): {load_before} before, {loadavg()} after, "
+        f"on {os.cpu_count()} CPUs"
+    )
     new = snapshot_default_results() - before
     if new:
-        print(f"\nnote: new entries in ~/overtone_results during the run (perhaps from other "
-              f"processes): {sorted(new)}")
+        print(
+            f"\nnote: new entries in ~/overtone_results during the run (perhaps from other "
+            f"processes): {sorted(new)}"
+        )
     return 0
 
 

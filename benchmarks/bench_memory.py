@@ -84,18 +84,32 @@ def child(trials: int) -> None:
     gc.collect()
     samples["after_run"] = read_status_kib("VmRSS")
     n = len(analysis.trials)
-    print(MARKER + json.dumps({
-        "trials": trials, "first": first, "completed": n, "run_s": run_s,
-        "rss_kib": samples, "hwm_kib": read_status_kib("VmHWM"),
-    }), flush=True)
+    print(
+        MARKER
+        + json.dumps(
+            {
+                "trials": trials,
+                "first": first,
+                "completed": n,
+                "run_s": run_s,
+                "rss_kib": samples,
+                "hwm_kib": read_status_kib("VmHWM"),
+            }
+        ),
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5000, help="trials in the experiment")
     parser.add_argument("--reps", type=int, default=1, help="fresh driver processes to run")
-    parser.add_argument("--storage-root", default=None, metavar="DIR",
-                        help="make the temporary storage dir under DIR (e.g. /dev/shm)")
+    parser.add_argument(
+        "--storage-root",
+        default=None,
+        metavar="DIR",
+        help="make the temporary storage dir under DIR (e.g. /dev/shm)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -107,50 +121,84 @@ def main(argv: list[str] | None = None) -> int:
     rows, ratios = [], []
     for rep in range(args.reps):
         print(f"rep {rep + 1}/{args.reps}: {args.trials} trials...", file=sys.stderr)
-        wall, proc, note, _ = run_once([__file__, "--child", "--trials", str(args.trials)],
-                                    stdout=subprocess.PIPE, timeout=3600,
-                                    storage_root=args.storage_root)
+        wall, proc, note, _ = run_once(
+            [__file__, "--child", "--trials", str(args.trials)],
+            stdout=subprocess.PIPE,
+            timeout=3600,
+            storage_root=args.storage_root,
+        )
         out = proc.stdout.decode(errors="replace")
         lines = [ln for ln in out.splitlines() if ln.startswith(MARKER)]
         if proc.returncode != 0 or not lines:
-            print(f"ERROR: exit code {proc.returncode}; stderr tail:\n"
-                  + "\n".join(proc.stderr.decode(errors="replace").splitlines()[-25:]))
+            print(
+                f"ERROR: exit code {proc.returncode}; stderr tail:\n"
+                + "\n".join(proc.stderr.decode(errors="replace").splitlines()[-25:])
+            )
             continue
-        data = json.loads(lines[-1][len(MARKER):])
+        data = json.loads(lines[-1][len(MARKER) :])
         rss = data["rss_kib"]
         first, last = str(data["first"]), str(data["trials"])
         if first not in rss or last not in rss:
-            print(f"ERROR: the callback sampled only {sorted(rss)} "
-                  f"({data['completed']} trials in the analysis)")
+            print(
+                f"ERROR: the callback sampled only {sorted(rss)} "
+                f"({data['completed']} trials in the analysis)"
+            )
             continue
         ratio = rss[last] / rss[first]
         ratios.append(ratio)
-        rows.append([
-            str(rep + 1), str(data["trials"]), f"{data['run_s']:.2f}", f"{wall:.2f}",
-            f"{rss['start'] / 1024:.1f}", f"{rss[first] / 1024:.1f}",
-            f"{rss[last] / 1024:.1f}", f"{rss['after_run'] / 1024:.1f}",
-            f"{data['hwm_kib'] / 1024:.1f}",
-            f"{ratio:.3f}" + ("  MISS" if ratio > TARGET else "  ok"),
-        ])
+        rows.append(
+            [
+                str(rep + 1),
+                str(data["trials"]),
+                f"{data['run_s']:.2f}",
+                f"{wall:.2f}",
+                f"{rss['start'] / 1024:.1f}",
+                f"{rss[first] / 1024:.1f}",
+                f"{rss[last] / 1024:.1f}",
+                f"{rss['after_run'] / 1024:.1f}",
+                f"{data['hwm_kib'] / 1024:.1f}",
+                f"{ratio:.3f}" + ("  MISS" if ratio > TARGET else "  ok"),
+            ]
+        )
         if note:
             print(f"warning: {note}")
 
     first_n = max(1, args.trials // 10)
-    print(f"\nDriver RSS (MiB) in one experiment of {args.trials} one-result trials, "
-          f"verbose=0, 2 at a time, {describe_storage(args.storage_root)}\n")
-    print_table(["rep", "trials", "tune.run s", "process s", "RSS start",
-                 f"RSS @{first_n}", f"RSS @{args.trials}", "RSS after run", "peak (HWM)",
-                 f"ratio (target <= {TARGET:g})"], rows)
+    print(
+        f"\nDriver RSS (MiB) in one experiment of {args.trials} one-result trials, "
+        f"verbose=0, 2 at a time, {describe_storage(args.storage_root)}\n"
+    )
+    print_table(
+        [
+            "rep",
+            "trials",
+            "tune.run s",
+            "process s",
+            "RSS start",
+            f"RSS @{first_n}",
+            f"RSS @{args.trials}",
+            "RSS after run",
+            "peak (HWM)",
+            f"ratio (target <= {TARGET:g})",
+        ],
+        rows,
+    )
     if ratios:
         med = statistics.median(ratios)
-        print(f"\nmedian ratio rss@{args.trials} / rss@{first_n}: {med:.3f} "
-              + ("MISS" if med > TARGET else "ok"))
-    print(f"\nload average (1 min): {load_before} before, {loadavg()} after, "
-          f"on {os.cpu_count()} CPUs")
+        print(
+            f"\nmedian ratio rss@{args.trials} / rss@{first_n}: {med:.3f} "
+            + ("MISS" if med > TARGET else "ok")
+        )
+    print(
+        f"\nload average (1 min): {load_before} before, {loadavg()} after, "
+        f"on {os.cpu_count()} CPUs"
+    )
     new = snapshot_default_results() - before
     if new:
-        print(f"\nnote: new entries in ~/overtone_results during the run (perhaps from other "
-              f"processes): {sorted(new)}")
+        print(
+            f"\nnote: new entries in ~/overtone_results during the run (perhaps from other "
+            f"processes): {sorted(new)}"
+        )
     return 0
 
 
