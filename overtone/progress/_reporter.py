@@ -27,6 +27,7 @@ from overtone.progress._table import (
     best_trial,
     can_draw_boxes,
     check_mode,
+    column_titles,
     count_line,
     error_file,
     final_summary,
@@ -36,14 +37,18 @@ from overtone.progress._table import (
     is_number,
     lookup,
     metric_value,
+    not_created,
+    parameter_keys,
+    progress_bar,
     render_table,
+    searched_keys,
     status_counts,
     status_of,
 )
 
 DEFAULT_METRIC_COLUMNS = {"training_iteration": "iter", "time_total_s": "total time (s)"}
 LIVE_REFRESH_S = 0.5
-LOG_REFRESH_S = 5.0
+LOG_REFRESH_S = 5.0  # Ray's CLIReporter in a log; the default output of a Tuner uses 30 s
 
 _ERASE = "\x1b[{n}F\x1b[J"  # cursor to the start of the line n lines up, clear to the end
 _ROW_PRIORITY = {
@@ -111,6 +116,7 @@ class _StreamReporter(ProgressReporter):
         self._clock = clock
         self._start_time = clock()
         self._experiment_path: str | None = None
+        self._searched: list[str] | None = None  # the searched config keys, when known
 
     def set_search_properties(self, metric: str | None, mode: str | None) -> bool:
         check_mode(mode)
@@ -144,6 +150,8 @@ class _StreamReporter(ProgressReporter):
         self.set_search_properties(metric, mode)
         if kwargs.get("experiment_path") is not None:
             self._experiment_path = str(kwargs["experiment_path"])
+        if kwargs.get("param_space") is not None:
+            self._searched = searched_keys(kwargs["param_space"])
 
     def print_line(self, text: str) -> None:
         self._write(text + "\n")
@@ -234,6 +242,8 @@ class CLIReporter(_StreamReporter):
         self._last_report_time: float | None = None
         self._live_frame: list[str] = []  # the redrawable table now on screen
         self._live_rows = 0  # terminal rows it takes
+        self._log_frequency = LOG_REFRESH_S
+        self._shown_parameters: dict[str, None] = {}  # once shown, a column stays
 
     def add_metric_column(self, metric: str, representation: str | None = None) -> None:
         """Show ``metric`` as a column titled ``representation`` (default: the key)."""
@@ -285,6 +295,7 @@ class CLIReporter(_StreamReporter):
         lines = [
             f"Current time: {datetime.now():%Y-%m-%d %H:%M:%S}",
             f"Total running time: {format_duration(self._running_time())}",
+            self.progress_line(trials),
             *sys_info,
         ]
         best = best_trial(trials, self._metric, self._mode)
@@ -298,6 +309,21 @@ class CLIReporter(_StreamReporter):
             lines.append(f"Result logdir: {self._experiment_path}")
         lines.append(f"Number of trials: {count_line(trials, self._total_samples)}")
         return lines
+
+    def progress_line(self, trials: Sequence[FrozenTrial]) -> str:
+        """The progress bar: trials done of the total, elapsed time, ETA, best value so far."""
+        done = sum(1 for t in trials if status_of(t).is_finished())
+        best = best_trial(trials, self._metric, self._mode)
+        best_text = None
+        if best is not None:
+            best_text = (
+                f"{self._metric}={format_value(lookup(best.last_result, self._metric or ''))}"
+            )
+        total = self._total_samples
+        known = total if total is not None and 0 < total < sys.maxsize else None
+        return progress_bar(
+            done, known, self._running_time(), best_text, ascii_only=self._ascii_only()
+        )
 
     def progress_lines(
         self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()
@@ -341,7 +367,15 @@ class CLIReporter(_StreamReporter):
         lines = render_table(headers, rows, numeric, ascii_only=self._ascii_only())
         if hidden:
             lines.append(f"... {len(hidden)} more trials not shown ({status_counts(hidden)})")
+        lines.extend(self._pending_note(trials))
         return lines
+
+    def _pending_note(self, trials: Sequence[FrozenTrial]) -> list[str]:
+        waiting = not_created(trials, self._total_samples)
+        if not waiting:
+            return []
+        noun = "trial" if waiting == 1 else "trials"
+        return [f"... {waiting} more {noun} PENDING (not sampled yet)"]
 
     def _error_table(self, trials: Sequence[FrozenTrial]) -> list[str]:
         errored = [t for t in trials if status_of(t) is TrialStatus.ERROR]
@@ -390,11 +424,15 @@ class CLIReporter(_StreamReporter):
         if self._parameter_columns is not None:
             columns = dict(self._parameter_columns)
         else:
-            flat = [flatten(t.config) for t in trials]
-            keys = list(dict.fromkeys(key for config in flat for key in config))
-            if len(flat) > 1:
-                keys = [k for k in keys if len({repr(c.get(k)) for c in flat}) > 1]
-            columns = {key: key for key in keys}
+            found = parameter_keys(trials, self._searched)
+            if len(trials) < 2 and not self._searched:  # one trial: no sign yet of what varies
+                keys = found
+            else:
+                for key in found:
+                    self._shown_parameters.setdefault(key, None)
+                keys = list(self._shown_parameters)
+            titles = column_titles(keys, self._max_column_length)
+            columns = dict(zip(keys, titles))
         return {**columns, **{k: v for k, v in self._added_parameters.items() if k not in columns}}
 
     def _metrics(self, trials: Sequence[FrozenTrial]) -> dict[str, str]:
@@ -426,7 +464,7 @@ class CLIReporter(_StreamReporter):
     def _frequency(self) -> float:
         if self._max_report_frequency is not None:
             return self._max_report_frequency
-        return LIVE_REFRESH_S if _is_tty(self._out()) else LOG_REFRESH_S
+        return LIVE_REFRESH_S if _is_tty(self._out()) else self._log_frequency
 
     def _erase(self) -> str:
         return _ERASE.format(n=self._live_rows) if self._live_rows else ""

@@ -115,9 +115,10 @@ def test_plain_report_shows_status_line_columns_and_compact_numbers() -> None:
     assert "\x1b" not in text
     assert text.startswith("== Status ==\n")
     assert re.search(r"^Current time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", text, re.M)
-    assert "Total running time: 0s" in text
+    assert "Total running time: 0.0s" in text  # tenths below a minute (issue 20)
     assert "Logical resource usage: 1.0/8 CPUs, 0/0 GPUs\n" in text
-    assert "Number of trials: 3/5 (1 RUNNING, 2 TERMINATED)" in text
+    # issue 20: the trials not sampled yet count as PENDING
+    assert "Number of trials: 3/5 (2 PENDING, 1 RUNNING, 2 TERMINATED)" in text
     # lr varies between trials, batch does not; timestamp/hostname/done are auto keys.
     assert table_header(text) == [
         "Trial name",
@@ -473,7 +474,7 @@ def test_trial_end_lines() -> None:
     done = trial(0, "TERMINATED", result=result(10, 0.1))
     assert format_trial_end_line(done, 3.7, now=now) == (
         "Trial train_00000 completed after 10 iterations at 2024-05-01 12:30:00. "
-        "Total running time: 3s"
+        "Total running time: 3.7s"  # issue 20: tenths below a minute
     )
     failed = trial(1, "ERROR", result=result(1, 0.1))
     assert format_trial_end_line(failed, 75, now=now) == (
@@ -498,7 +499,7 @@ def test_printer_lines_by_verbosity() -> None:
         assert len([line for line in lines if line.startswith("Trial ")]) == expected
     assert lines[0] == "Trial train_00000 reported loss=0.25,training_iteration=4."
     assert lines[1].startswith("Trial train_00000 completed after 4 iterations at ")
-    assert lines[1].endswith("Total running time: 12s")
+    assert lines[1].endswith("Total running time: 12.0s")
     assert lines[2].startswith("Trial train_00000 errored after 4 iterations")
 
 
@@ -528,6 +529,16 @@ def test_final_summary() -> None:
         "Best config: {'lr': 0.4, 'batch': 32}",
         "Errored trials: train_00003",
         "Results: /results/exp",
+        # issue 20: the table of the best trials, best first
+        "Best 4 of 4 trials by loss (min):",
+        "╭─────────────┬────────────┬─────┬─────────┬──────┬────────────────╮",
+        "│ Trial name  │ status     │  lr │    loss │ iter │ total time (s) │",
+        "├─────────────┼────────────┼─────┼─────────┼──────┼────────────────┤",
+        "│ train_00003 │ ERROR      │ 0.4 │    0.01 │    1 │            1.5 │",
+        "│ train_00000 │ TERMINATED │ 0.1 │ 0.12346 │   10 │             15 │",
+        "│ train_00002 │ TERMINATED │ 0.3 │    0.25 │   10 │             15 │",
+        "│ train_00001 │ RUNNING    │ 0.2 │     0.5 │    3 │            4.5 │",
+        "╰─────────────┴────────────┴─────┴─────────┴──────┴────────────────╯",
     ]
     bare = final_summary(three_trials())
     assert "Best trial" not in bare and "Results" not in bare
@@ -574,7 +585,8 @@ def test_verbose_one_prints_only_the_summary_at_the_end() -> None:
     assert text.startswith("== Experiment finished ==\n")
     assert "Best trial: train_00000 with loss=0.12346 (min)" in text
     assert "Results: /results/exp" in text
-    assert "\x1b" not in text and "Trial name" not in text
+    assert "\x1b" not in text and "== Status ==" not in text and "Current time" not in text
+    assert "Best 3 of 3 trials by loss (min):" in text  # issue 20: the summary's table
 
 
 def test_verbose_two_in_a_terminal_is_live() -> None:
