@@ -182,6 +182,8 @@ class ExperimentOutput(Callback):
         now = self._clock()
         if reporter is not None and now - self._last_report >= self._interval_s:
             self._last_report = now
+            if isinstance(reporter, CLIReporter) and not reporter.due():
+                return  # no snapshots of every trial until the reporter will show them
             snapshots = self._snapshots()
             if reporter.should_report(snapshots, False):
                 reporter.report(snapshots, False, *self._sys_info())

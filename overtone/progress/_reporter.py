@@ -257,13 +257,17 @@ class CLIReporter(_StreamReporter):
     def should_report(self, trials: Sequence[FrozenTrial], done: bool = False) -> bool:
         if done:
             return True
+        if not self.due():
+            return False
+        self._last_report_time = self._clock()
+        return True
+
+    def due(self) -> bool:
+        """Whether a periodic report is due now (:meth:`should_report` without its effect)."""
         if not self._print_intermediate:
             return False
-        now = self._clock()
-        if self._last_report_time is None or now - self._last_report_time >= self._frequency():
-            self._last_report_time = now
-            return True
-        return False
+        last = self._last_report_time
+        return last is None or self._clock() - last >= self._frequency()
 
     def report(self, trials: Sequence[FrozenTrial], done: bool, *sys_info: str) -> None:
         lines = self.progress_lines(trials, sys_info)
