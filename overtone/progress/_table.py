@@ -360,7 +360,7 @@ def format_duration(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds < 59.95:
         return f"{seconds:.1f}s"
-    total = int(seconds)
+    total = int(round(seconds))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
