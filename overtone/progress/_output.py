@@ -78,6 +78,8 @@ class TrialProgressPrinter(Callback):
         clock: seconds, for the experiment's running time.
     """
 
+    _needs_trial_dir_at_start = False  # it writes nothing in a trial's folder
+
     def __init__(
         self,
         verbose: int = 2,
@@ -147,6 +149,8 @@ class ExperimentOutput(Callback):
         clock: seconds since the epoch; the experiment started at ``start_time``.
     """
 
+    _needs_trial_dir_at_start = False  # it writes nothing in a trial's folder
+
     def __init__(
         self,
         verbose: int,
@@ -187,6 +191,12 @@ class ExperimentOutput(Callback):
             snapshots = self._snapshots()
             if reporter.should_report(snapshots, False):
                 reporter.report(snapshots, False, *self._sys_info())
+
+    def on_trial_start(
+        self, iteration: int, trials: Sequence[FrozenTrial], trial: FrozenTrial, **info: Any
+    ) -> None:
+        if self._last_report == 0.0:  # the first status as soon as the first trial starts
+            self.tick()
 
     def on_trial_result(
         self,

@@ -288,3 +288,20 @@ def test_notebook_html_has_a_progress_bar_every_parameter_and_the_pending_count(
     reporter.report(trials, True)
     assert [s.split(":")[0] for s in shown] == ["display", "update"]
     assert "<progress " in shown[1]
+
+
+def test_first_status_as_soon_as_the_first_trial_starts() -> None:
+    clock = FakeClock()
+    stream = io.StringIO()
+    reporter = CLIReporter(stream=stream, clock=clock)
+    trials = [make_trial(0)]
+    output = ExperimentOutput(2, reporter, stream, lambda: trials, lambda: [], clock=clock)
+    output.on_trial_start(1, trials, trials[0])
+    assert stream.getvalue().count("== Status ==") == 1
+    output.on_trial_start(1, trials, trials[0])  # later starts wait for the loop's tick
+    assert stream.getvalue().count("== Status ==") == 1
+
+
+def test_the_output_lets_workers_make_the_trial_folders() -> None:
+    # The driver makes a trial's folder at launch only for callbacks that write there.
+    assert ExperimentOutput._needs_trial_dir_at_start is False
