@@ -27,16 +27,18 @@ PARAMETERS = ["lr", "layers", "activation", "optimizer/momentum", "width"]
 COLUMNS, ROWS = 200, 100
 
 
-def run_in_terminal(tmp_path: Path, *args: str) -> tuple[float, list[str], list[str], str]:
+def run_in_terminal(
+    tmp_path: Path, *args: str, columns: int = COLUMNS, rows: int = ROWS
+) -> tuple[float, list[str], list[str], str]:
     """Run the example under a pseudo-terminal. Returns the seconds from the start to the
     first status on screen, the screen mid-run (a trial RUNNING), the screen at the end, and
-    the raw output."""
-    screen = pyte.Screen(COLUMNS, ROWS)
+    the raw output; every screen before the summary is checked for stale lines."""
+    screen = pyte.Screen(columns, rows)
     stream = pyte.ByteStream(screen)
     start = time.monotonic()
     pid, fd = pty.fork()
     if pid == 0:  # the child: a COLUMNS x ROWS terminal is its stdout
-        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         argv = [sys.executable, str(EXAMPLE), "--storage", str(tmp_path), *SMALL, *args]
         os.execv(sys.executable, argv)
     first_status: float | None = None
@@ -161,3 +163,12 @@ def test_verbose_levels_of_the_tuner(
         assert out == "RETURNED\n"
     if summary:
         assert "Best checkpoint: " in out and "Best 4 of 4 trials by loss (min):" in out
+
+
+def test_a_small_terminal_wraps_and_cuts_the_status_without_stale_lines(tmp_path: Path) -> None:
+    # 90 columns: the table's lines wrap; 24 rows: the status is cut to the screen's height.
+    _, mid, end, raw = run_in_terminal(tmp_path, columns=90, rows=24)
+    assert "RETURNED" in raw
+    assert "== Status ==" in "\n".join(mid)
+    assert "(enlarge the terminal to see them)" in raw  # a status was cut, and redrawn
+    assert "RETURNED" in "\n".join(end)
