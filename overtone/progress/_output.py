@@ -183,6 +183,8 @@ class ExperimentOutput(Callback):
     def tick(self) -> None:
         """Called by the loop at least every ``interval_s``: a periodic report when due."""
         reporter = self._reporter
+        if isinstance(reporter, CLIReporter):
+            reporter.flush_lines()
         now = self._clock()
         if reporter is not None and now - self._last_report >= self._interval_s:
             self._last_report = now

@@ -48,6 +48,7 @@ from overtone.progress._table import (
 
 DEFAULT_METRIC_COLUMNS = {"training_iteration": "iter", "time_total_s": "total time (s)"}
 LIVE_REFRESH_S = 0.5
+LINE_REDRAW_S = 0.2  # the least time between two redraws for lines printed above the table
 LOG_REFRESH_S = 5.0  # Ray's CLIReporter in a log; the default output of a Tuner uses 30 s
 
 _ERASE = "\x1b[{n}F\x1b[J"  # cursor to the start of the line n lines up, clear to the end
@@ -242,6 +243,8 @@ class CLIReporter(_StreamReporter):
         self._last_report_time: float | None = None
         self._live_frame: list[str] = []  # the redrawable table now on screen
         self._live_rows = 0  # terminal rows it takes
+        self._held: list[str] = []  # lines waiting to go above the live table
+        self._last_draw = -math.inf  # when the live table was last drawn (clock)
         self._log_frequency = LOG_REFRESH_S
         self._shown_parameters: dict[str, None] = {}  # once shown, a column stays
 
@@ -275,22 +278,37 @@ class CLIReporter(_StreamReporter):
         if not _is_tty(out):
             self._write("\n".join(lines) + "\n\n")
             return
-        erase = self._erase()
+        erase, held = self._erase(), self._take_held()
+        self._last_draw = self._clock()
         if done:
             self._live_frame, self._live_rows = [], 0
-            self._write(erase + "\n".join(lines) + "\n")
+            self._write(erase + held + "\n".join(lines) + "\n")
             return
         columns, rows = _terminal_size(out)
         self._live_frame = _fit_rows(lines, columns, rows - 1)
         self._live_rows = _count_rows(self._live_frame, columns)
-        self._write(erase + "\n".join(self._live_frame) + "\n")
+        self._write(erase + held + "\n".join(self._live_frame) + "\n")
 
     def print_line(self, text: str) -> None:
+        """Print ``text`` above the live table. The table is redrawn below it at most every
+        ``LINE_REDRAW_S``: lines that come faster wait (see :meth:`flush_lines`)."""
         if not self._live_frame:
             self._write(text + "\n")
             return
-        self._write(self._erase() + text + "\n" + "\n".join(self._live_frame) + "\n")
+        self._held.append(text)
+        self.flush_lines()
+
+    def flush_lines(self) -> None:
+        """Print the lines waiting above the live table, unless it was drawn just now."""
+        if not self._held or self._clock() - self._last_draw < LINE_REDRAW_S:
+            return
+        self._last_draw = self._clock()
+        self._write(self._erase() + self._take_held() + "\n".join(self._live_frame) + "\n")
         self._live_rows = _count_rows(self._live_frame, _terminal_size(self._out())[0])
+
+    def _take_held(self) -> str:
+        held, self._held = self._held, []
+        return "".join(line + "\n" for line in held)
 
     def status_lines(
         self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()

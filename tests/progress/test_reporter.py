@@ -412,9 +412,11 @@ def test_log_output_appends_blocks() -> None:
 
 def test_print_line_goes_above_the_live_table() -> None:
     stream = TTY()
-    reporter = CLIReporter(stream=stream)
+    clock = FakeClock()
+    reporter = CLIReporter(stream=stream, clock=clock)
     reporter.report(three_trials(), False)
     frame = stream.getvalue()
+    clock.now += 0.2  # issue 20: redrawn for a line at most every 0.2 s
     reporter.print_line("Trial train_00000 completed after 10 iterations")
     written = stream.getvalue()[len(frame) :]
     assert written == f"\x1b[{frame.count(chr(10))}F\x1b[J" + (
@@ -423,6 +425,31 @@ def test_print_line_goes_above_the_live_table() -> None:
     # The next redraw erases only the table, not the printed line.
     reporter.report(three_trials(), False)
     assert ERASE.findall(stream.getvalue())[-1] == str(frame.count("\n"))
+
+
+def test_lines_that_come_fast_wait_for_one_redraw() -> None:
+    # Many trials finishing at once redraw the table once, not once per line (issue 20).
+    stream = TTY()
+    clock = FakeClock()
+    reporter = CLIReporter(stream=stream, clock=clock)
+    reporter.report(three_trials(), False)
+    drawn = len(stream.getvalue())
+    for i in range(50):
+        reporter.print_line(f"Trial train_{i:05d} completed")
+    assert len(stream.getvalue()) == drawn  # held: the table was drawn just now
+    clock.now += 0.1
+    reporter.flush_lines()
+    assert len(stream.getvalue()) == drawn
+    clock.now += 0.15
+    reporter.flush_lines()
+    written = stream.getvalue()[drawn:]
+    assert written.count("== Status ==") == 1 and written.count(" completed") == 50
+    assert written.index("train_00049 completed") < written.index("== Status ==")
+    # A report takes the lines that wait, above its table; so does the final one.
+    reporter.print_line("Trial last completed")
+    reporter.report(three_trials(), True)
+    final = stream.getvalue()[drawn + len(written) :]
+    assert re.match(r"\x1b\[\d+F\x1b\[JTrial last completed\n== Status ==\n", final)
 
 
 def test_wrapped_lines_count_as_several_terminal_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -505,9 +532,11 @@ def test_printer_lines_by_verbosity() -> None:
 
 def test_printer_goes_through_the_live_reporter() -> None:
     stream = TTY()
-    reporter = CLIReporter(stream=stream)
+    clock = FakeClock()
+    reporter = CLIReporter(stream=stream, clock=clock)
     reporter.report(three_trials(), False)
     before = len(stream.getvalue())
+    clock.now += 0.2  # issue 20: redrawn for a line at most every 0.2 s
     t = three_trials()[0]
     TrialProgressPrinter(2, reporter=reporter).on_trial_complete(1, [t], t)
     frame, written = stream.getvalue()[:before], stream.getvalue()[before:]
