@@ -3,10 +3,14 @@
 Verbosity levels, as ``verbose`` in ``tune.run`` and ``RunConfig``:
 
 * 0: silent.
-* 1: experiment-level status only: a short summary when the experiment ends.
-* 2: as 1, plus the status table (redrawn in place in a terminal, printed as periodic blocks
-  in a log file) and one line per finished trial.
-* 3: as 2, plus one line per reported result.
+* 1: the summary only, when the experiment ends: trial counts, the best trial and its latest
+  checkpoint, a table of the 10 best trials.
+* 2: as 1, plus the live status (trials by state with those not sampled yet, a progress bar
+  with elapsed time, ETA and best value, resources in use, a table with a column per searched
+  parameter), redrawn in place in a terminal (at most twice a second) and printed as periodic
+  blocks in a log (every 5 s; every 30 s for a Tuner's default output), and one line per
+  finished trial. A ``Tuner`` without ``verbose`` shows this level.
+* 3: as 2, plus one line per reported result (``tune.run``'s default, as in Ray).
 """
 
 from __future__ import annotations
