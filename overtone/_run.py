@@ -120,6 +120,18 @@ def warm_start(searcher: Searcher, source: Any, metric: Any) -> int:
     return taken
 
 
+_DEFAULT_LOG_INTERVAL_S = 30.0
+
+
+def _expected_trials(searcher: Searcher, num_samples: int) -> int | None:
+    """How many trials the experiment will make, when known (grid size x num_samples for
+    the default searcher, num_samples for the others); None when unbounded or unknown."""
+    if searcher.controls_trial_count:
+        total = getattr(searcher, "total_samples", None)
+        return total if isinstance(total, int) and total > 0 else None
+    return num_samples if 0 < num_samples < sys.maxsize else None
+
+
 def execute(
     trainable: Any,
     param_space: dict[str, Any] | None,
@@ -203,15 +215,23 @@ def execute(
             "the scheduler or to tune, not both"
         )
     verbose = verbosity(default_verbose if run_config.verbose is None else run_config.verbose)
-    reporter = make_reporter(verbose, stream=stream, reporter=run_config.progress_reporter)
+    # The default output, like Ray's: in a log, a status block every 30 s at most.
+    log_interval_s = _DEFAULT_LOG_INTERVAL_S if run_config.verbose is None else None
+    reporter = make_reporter(
+        verbose,
+        stream=stream,
+        reporter=run_config.progress_reporter,
+        log_interval_s=log_interval_s,
+    )
     stream = stream if stream is not None else sys.stdout
     if reporter is not None:
         single = not isinstance(metric, list)  # the table names one best trial, by one metric
         reporter.setup(
-            total_samples=None,
+            total_samples=_expected_trials(searcher, tune_config.num_samples),
             metric=metric if single else None,
             mode=mode if single else None,
             experiment_path=experiment_path,
+            param_space=param_space,
         )
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
     if checkpoint_config.checkpoint_at_end and not inspect.isclass(trainable):

@@ -64,7 +64,7 @@ class Tuner:
             self._param_space,
             self._tune_config,
             self._run_config,
-            default_verbose=1,
+            default_verbose=2,  # like Ray's default: the live status and finished trials
             resume=self._resume,
             extra_files={TUNER_FILE: self._settings_blob()},
         )

@@ -239,7 +239,10 @@ class RunConfig:
         executor: where trials run: ``None`` or ``"local"`` (worker processes on this
             machine), ``"dask://host:8786"`` (a Dask cluster), a ``distributed.Client``, or
             an executor object such as ``LocalExecutor(num_gpus=2)``.
-        verbose: 0 silent, 1 experiment status, 2 + trial table, 3 + every result.
+        verbose: 0 silent, 1 the final summary only, 2 + the live status (trial table,
+            progress bar, best trial) and a line per finished trial, 3 + every result.
+            None: the Tuner shows level 2, with a status block every 30 s at most when
+            stdout is not a terminal (``tune.run`` keeps Ray's default, 3).
         storage_path: a local path or an fsspec URI such as ``s3://bucket/prefix``.
         storage_filesystem: an fsspec filesystem to reach a remote ``storage_path`` with
             (e.g. ``s3fs.S3FileSystem(endpoint_url=...)``); default: from the URI.

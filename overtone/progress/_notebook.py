@@ -14,6 +14,7 @@ from overtone.progress._table import (
     error_file,
     format_value,
     is_number,
+    known_total,
     status_counts,
     status_of,
 )
@@ -99,13 +100,25 @@ class JupyterNotebookReporter(CLIReporter):
     def progress_html(self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()) -> str:
         """The HTML of one report: status lines, the trial table and the table of errors."""
         lines = self.status_lines(trials, sys_info)
+        bar = self.progress_line(trials)
         parts = [_STYLE, '<div class="overtone-status"><h3>Status</h3>']
-        parts += [f"<p>{html.escape(line)}</p>" for line in lines]
+        parts += [
+            self._progress_html(trials, bar) if line == bar else f"<p>{html.escape(line)}</p>"
+            for line in lines
+        ]
         if trials:
             parts.append(self._trial_table_html(trials))
         parts.append(self._error_table_html(trials))
         parts.append("</div>")
         return "".join(parts)
+
+    def _progress_html(self, trials: Sequence[FrozenTrial], bar: str) -> str:
+        """A ``<progress>`` bar of the trials done, with the bar line's words beside it."""
+        done = sum(1 for t in trials if status_of(t).is_finished())
+        total = known_total(self._total_samples)
+        words = bar.split("] ", 1)[1] if bar.startswith("[") else bar
+        meter = f'<progress value="{done}" max="{total}"></progress> ' if total is not None else ""
+        return f'<p class="overtone-progress">{meter}{html.escape(words)}</p>'
 
     def _trial_table_html(self, trials: Sequence[FrozenTrial]) -> str:
         shown, hidden = self._select_rows(trials)
@@ -127,6 +140,8 @@ class JupyterNotebookReporter(CLIReporter):
         table = _html_table(headers, rows, self._max_column_length)
         if hidden:
             note = f"... {len(hidden)} more trials not shown ({status_counts(hidden)})"
+            table += f"<p>{html.escape(note)}</p>"
+        for note in self._pending_note(trials):
             table += f"<p>{html.escape(note)}</p>"
         return table
 

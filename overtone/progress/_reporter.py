@@ -3,10 +3,14 @@
 Verbosity levels, as ``verbose`` in ``tune.run`` and ``RunConfig``:
 
 * 0: silent.
-* 1: experiment-level status only: a short summary when the experiment ends.
-* 2: as 1, plus the status table (redrawn in place in a terminal, printed as periodic blocks
-  in a log file) and one line per finished trial.
-* 3: as 2, plus one line per reported result.
+* 1: the summary only, when the experiment ends: trial counts, the best trial and its latest
+  checkpoint, a table of the 10 best trials.
+* 2: as 1, plus the live status (trials by state with those not sampled yet, a progress bar
+  with elapsed time, ETA and best value, resources in use, a table with a column per searched
+  parameter), redrawn in place in a terminal (at most twice a second) and printed as periodic
+  blocks in a log (every 5 s; every 30 s for a Tuner's default output), and one line per
+  finished trial. A ``Tuner`` without ``verbose`` shows this level.
+* 3: as 2, plus one line per reported result (``tune.run``'s default, as in Ray).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from overtone.progress._table import (
     best_trial,
     can_draw_boxes,
     check_mode,
+    column_titles,
     count_line,
     error_file,
     final_summary,
@@ -36,14 +41,19 @@ from overtone.progress._table import (
     is_number,
     lookup,
     metric_value,
+    not_created,
+    parameter_keys,
+    progress_bar,
     render_table,
+    searched_keys,
     status_counts,
     status_of,
 )
 
 DEFAULT_METRIC_COLUMNS = {"training_iteration": "iter", "time_total_s": "total time (s)"}
 LIVE_REFRESH_S = 0.5
-LOG_REFRESH_S = 5.0
+LINE_REDRAW_S = 0.2  # the least time between two redraws for lines printed above the table
+LOG_REFRESH_S = 5.0  # Ray's CLIReporter in a log; the default output of a Tuner uses 30 s
 
 _ERASE = "\x1b[{n}F\x1b[J"  # cursor to the start of the line n lines up, clear to the end
 _ROW_PRIORITY = {
@@ -111,6 +121,7 @@ class _StreamReporter(ProgressReporter):
         self._clock = clock
         self._start_time = clock()
         self._experiment_path: str | None = None
+        self._searched: list[str] | None = None  # the searched config keys, when known
 
     def set_search_properties(self, metric: str | None, mode: str | None) -> bool:
         check_mode(mode)
@@ -144,6 +155,8 @@ class _StreamReporter(ProgressReporter):
         self.set_search_properties(metric, mode)
         if kwargs.get("experiment_path") is not None:
             self._experiment_path = str(kwargs["experiment_path"])
+        if kwargs.get("param_space") is not None:
+            self._searched = searched_keys(kwargs["param_space"])
 
     def print_line(self, text: str) -> None:
         self._write(text + "\n")
@@ -234,6 +247,10 @@ class CLIReporter(_StreamReporter):
         self._last_report_time: float | None = None
         self._live_frame: list[str] = []  # the redrawable table now on screen
         self._live_rows = 0  # terminal rows it takes
+        self._held: list[str] = []  # lines waiting to go above the live table
+        self._last_draw = -math.inf  # when the live table was last drawn (clock)
+        self._log_frequency = LOG_REFRESH_S
+        self._shown_parameters: dict[str, None] = {}  # once shown, a column stays
 
     def add_metric_column(self, metric: str, representation: str | None = None) -> None:
         """Show ``metric`` as a column titled ``representation`` (default: the key)."""
@@ -247,13 +264,17 @@ class CLIReporter(_StreamReporter):
     def should_report(self, trials: Sequence[FrozenTrial], done: bool = False) -> bool:
         if done:
             return True
+        if not self.due():
+            return False
+        self._last_report_time = self._clock()
+        return True
+
+    def due(self) -> bool:
+        """Whether a periodic report is due now (:meth:`should_report` without its effect)."""
         if not self._print_intermediate:
             return False
-        now = self._clock()
-        if self._last_report_time is None or now - self._last_report_time >= self._frequency():
-            self._last_report_time = now
-            return True
-        return False
+        last = self._last_report_time
+        return last is None or self._clock() - last >= self._frequency()
 
     def report(self, trials: Sequence[FrozenTrial], done: bool, *sys_info: str) -> None:
         lines = self.progress_lines(trials, sys_info)
@@ -261,22 +282,37 @@ class CLIReporter(_StreamReporter):
         if not _is_tty(out):
             self._write("\n".join(lines) + "\n\n")
             return
-        erase = self._erase()
+        erase, held = self._erase(), self._take_held()
+        self._last_draw = self._clock()
         if done:
             self._live_frame, self._live_rows = [], 0
-            self._write(erase + "\n".join(lines) + "\n")
+            self._write(erase + held + "\n".join(lines) + "\n")
             return
         columns, rows = _terminal_size(out)
         self._live_frame = _fit_rows(lines, columns, rows - 1)
         self._live_rows = _count_rows(self._live_frame, columns)
-        self._write(erase + "\n".join(self._live_frame) + "\n")
+        self._write(erase + held + "\n".join(self._live_frame) + "\n")
 
     def print_line(self, text: str) -> None:
+        """Print ``text`` above the live table. The table is redrawn below it at most every
+        ``LINE_REDRAW_S``: lines that come faster wait (see :meth:`flush_lines`)."""
         if not self._live_frame:
             self._write(text + "\n")
             return
-        self._write(self._erase() + text + "\n" + "\n".join(self._live_frame) + "\n")
+        self._held.append(text)
+        self.flush_lines()
+
+    def flush_lines(self) -> None:
+        """Print the lines waiting above the live table, unless it was drawn just now."""
+        if not self._held or self._clock() - self._last_draw < LINE_REDRAW_S:
+            return
+        self._last_draw = self._clock()
+        self._write(self._erase() + self._take_held() + "\n".join(self._live_frame) + "\n")
         self._live_rows = _count_rows(self._live_frame, _terminal_size(self._out())[0])
+
+    def _take_held(self) -> str:
+        held, self._held = self._held, []
+        return "".join(line + "\n" for line in held)
 
     def status_lines(
         self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()
@@ -285,6 +321,7 @@ class CLIReporter(_StreamReporter):
         lines = [
             f"Current time: {datetime.now():%Y-%m-%d %H:%M:%S}",
             f"Total running time: {format_duration(self._running_time())}",
+            self.progress_line(trials),
             *sys_info,
         ]
         best = best_trial(trials, self._metric, self._mode)
@@ -298,6 +335,21 @@ class CLIReporter(_StreamReporter):
             lines.append(f"Result logdir: {self._experiment_path}")
         lines.append(f"Number of trials: {count_line(trials, self._total_samples)}")
         return lines
+
+    def progress_line(self, trials: Sequence[FrozenTrial]) -> str:
+        """The progress bar: trials done of the total, elapsed time, ETA, best value so far."""
+        done = sum(1 for t in trials if status_of(t).is_finished())
+        best = best_trial(trials, self._metric, self._mode)
+        best_text = None
+        if best is not None:
+            best_text = (
+                f"{self._metric}={format_value(lookup(best.last_result, self._metric or ''))}"
+            )
+        total = self._total_samples
+        known = total if total is not None and 0 < total < sys.maxsize else None
+        return progress_bar(
+            done, known, self._running_time(), best_text, ascii_only=self._ascii_only()
+        )
 
     def progress_lines(
         self, trials: Sequence[FrozenTrial], sys_info: Sequence[str] = ()
@@ -341,7 +393,15 @@ class CLIReporter(_StreamReporter):
         lines = render_table(headers, rows, numeric, ascii_only=self._ascii_only())
         if hidden:
             lines.append(f"... {len(hidden)} more trials not shown ({status_counts(hidden)})")
+        lines.extend(self._pending_note(trials))
         return lines
+
+    def _pending_note(self, trials: Sequence[FrozenTrial]) -> list[str]:
+        waiting = not_created(trials, self._total_samples)
+        if not waiting:
+            return []
+        noun = "trial" if waiting == 1 else "trials"
+        return [f"... {waiting} more {noun} PENDING (not sampled yet)"]
 
     def _error_table(self, trials: Sequence[FrozenTrial]) -> list[str]:
         errored = [t for t in trials if status_of(t) is TrialStatus.ERROR]
@@ -390,11 +450,15 @@ class CLIReporter(_StreamReporter):
         if self._parameter_columns is not None:
             columns = dict(self._parameter_columns)
         else:
-            flat = [flatten(t.config) for t in trials]
-            keys = list(dict.fromkeys(key for config in flat for key in config))
-            if len(flat) > 1:
-                keys = [k for k in keys if len({repr(c.get(k)) for c in flat}) > 1]
-            columns = {key: key for key in keys}
+            found = parameter_keys(trials, self._searched)
+            if len(trials) < 2 and not self._searched:  # one trial: no sign yet of what varies
+                keys = found
+            else:
+                for key in found:
+                    self._shown_parameters.setdefault(key, None)
+                keys = list(self._shown_parameters)
+            titles = column_titles(keys, self._max_column_length)
+            columns = dict(zip(keys, titles))
         return {**columns, **{k: v for k, v in self._added_parameters.items() if k not in columns}}
 
     def _metrics(self, trials: Sequence[FrozenTrial]) -> dict[str, str]:
@@ -426,7 +490,7 @@ class CLIReporter(_StreamReporter):
     def _frequency(self) -> float:
         if self._max_report_frequency is not None:
             return self._max_report_frequency
-        return LIVE_REFRESH_S if _is_tty(self._out()) else LOG_REFRESH_S
+        return LIVE_REFRESH_S if _is_tty(self._out()) else self._log_frequency
 
     def _erase(self) -> str:
         return _ERASE.format(n=self._live_rows) if self._live_rows else ""

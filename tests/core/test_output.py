@@ -48,7 +48,8 @@ def test_verbose_0_prints_nothing(tmp_path):
 
 def test_verbose_1_prints_only_the_summary(tmp_path):
     out = _run(tmp_path, 1)
-    assert "Trial name" not in out  # no table
+    assert "== Status ==" not in out and "completed after" not in out  # no live status
+    assert "Best 3 of 3 trials by loss (min):" in out  # issue 20: the summary's best trials
     assert "3 TERMINATED" in out and "Best trial" in out and "loss=1.3333" in out
 
 

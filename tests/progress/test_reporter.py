@@ -115,9 +115,10 @@ def test_plain_report_shows_status_line_columns_and_compact_numbers() -> None:
     assert "\x1b" not in text
     assert text.startswith("== Status ==\n")
     assert re.search(r"^Current time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", text, re.M)
-    assert "Total running time: 0s" in text
+    assert "Total running time: 0.0s" in text  # tenths below a minute (issue 20)
     assert "Logical resource usage: 1.0/8 CPUs, 0/0 GPUs\n" in text
-    assert "Number of trials: 3/5 (1 RUNNING, 2 TERMINATED)" in text
+    # issue 20: the trials not sampled yet count as PENDING
+    assert "Number of trials: 3/5 (2 PENDING, 1 RUNNING, 2 TERMINATED)" in text
     # lr varies between trials, batch does not; timestamp/hostname/done are auto keys.
     assert table_header(text) == [
         "Trial name",
@@ -411,9 +412,11 @@ def test_log_output_appends_blocks() -> None:
 
 def test_print_line_goes_above_the_live_table() -> None:
     stream = TTY()
-    reporter = CLIReporter(stream=stream)
+    clock = FakeClock()
+    reporter = CLIReporter(stream=stream, clock=clock)
     reporter.report(three_trials(), False)
     frame = stream.getvalue()
+    clock.now += 0.2  # issue 20: redrawn for a line at most every 0.2 s
     reporter.print_line("Trial train_00000 completed after 10 iterations")
     written = stream.getvalue()[len(frame) :]
     assert written == f"\x1b[{frame.count(chr(10))}F\x1b[J" + (
@@ -422,6 +425,31 @@ def test_print_line_goes_above_the_live_table() -> None:
     # The next redraw erases only the table, not the printed line.
     reporter.report(three_trials(), False)
     assert ERASE.findall(stream.getvalue())[-1] == str(frame.count("\n"))
+
+
+def test_lines_that_come_fast_wait_for_one_redraw() -> None:
+    # Many trials finishing at once redraw the table once, not once per line (issue 20).
+    stream = TTY()
+    clock = FakeClock()
+    reporter = CLIReporter(stream=stream, clock=clock)
+    reporter.report(three_trials(), False)
+    drawn = len(stream.getvalue())
+    for i in range(50):
+        reporter.print_line(f"Trial train_{i:05d} completed")
+    assert len(stream.getvalue()) == drawn  # held: the table was drawn just now
+    clock.now += 0.1
+    reporter.flush_lines()
+    assert len(stream.getvalue()) == drawn
+    clock.now += 0.15
+    reporter.flush_lines()
+    written = stream.getvalue()[drawn:]
+    assert written.count("== Status ==") == 1 and written.count(" completed") == 50
+    assert written.index("train_00049 completed") < written.index("== Status ==")
+    # A report takes the lines that wait, above its table; so does the final one.
+    reporter.print_line("Trial last completed")
+    reporter.report(three_trials(), True)
+    final = stream.getvalue()[drawn + len(written) :]
+    assert re.match(r"\x1b\[\d+F\x1b\[JTrial last completed\n== Status ==\n", final)
 
 
 def test_wrapped_lines_count_as_several_terminal_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -473,7 +501,7 @@ def test_trial_end_lines() -> None:
     done = trial(0, "TERMINATED", result=result(10, 0.1))
     assert format_trial_end_line(done, 3.7, now=now) == (
         "Trial train_00000 completed after 10 iterations at 2024-05-01 12:30:00. "
-        "Total running time: 3s"
+        "Total running time: 3.7s"  # issue 20: tenths below a minute
     )
     failed = trial(1, "ERROR", result=result(1, 0.1))
     assert format_trial_end_line(failed, 75, now=now) == (
@@ -498,15 +526,17 @@ def test_printer_lines_by_verbosity() -> None:
         assert len([line for line in lines if line.startswith("Trial ")]) == expected
     assert lines[0] == "Trial train_00000 reported loss=0.25,training_iteration=4."
     assert lines[1].startswith("Trial train_00000 completed after 4 iterations at ")
-    assert lines[1].endswith("Total running time: 12s")
+    assert lines[1].endswith("Total running time: 12.0s")
     assert lines[2].startswith("Trial train_00000 errored after 4 iterations")
 
 
 def test_printer_goes_through_the_live_reporter() -> None:
     stream = TTY()
-    reporter = CLIReporter(stream=stream)
+    clock = FakeClock()
+    reporter = CLIReporter(stream=stream, clock=clock)
     reporter.report(three_trials(), False)
     before = len(stream.getvalue())
+    clock.now += 0.2  # issue 20: redrawn for a line at most every 0.2 s
     t = three_trials()[0]
     TrialProgressPrinter(2, reporter=reporter).on_trial_complete(1, [t], t)
     frame, written = stream.getvalue()[:before], stream.getvalue()[before:]
@@ -528,6 +558,16 @@ def test_final_summary() -> None:
         "Best config: {'lr': 0.4, 'batch': 32}",
         "Errored trials: train_00003",
         "Results: /results/exp",
+        # issue 20: the table of the best trials, best first
+        "Best 4 of 4 trials by loss (min):",
+        "╭─────────────┬────────────┬─────┬─────────┬──────┬────────────────╮",
+        "│ Trial name  │ status     │  lr │    loss │ iter │ total time (s) │",
+        "├─────────────┼────────────┼─────┼─────────┼──────┼────────────────┤",
+        "│ train_00003 │ ERROR      │ 0.4 │    0.01 │    1 │            1.5 │",
+        "│ train_00000 │ TERMINATED │ 0.1 │ 0.12346 │   10 │             15 │",
+        "│ train_00002 │ TERMINATED │ 0.3 │    0.25 │   10 │             15 │",
+        "│ train_00001 │ RUNNING    │ 0.2 │     0.5 │    3 │            4.5 │",
+        "╰─────────────┴────────────┴─────┴─────────┴──────┴────────────────╯",
     ]
     bare = final_summary(three_trials())
     assert "Best trial" not in bare and "Results" not in bare
@@ -574,7 +614,8 @@ def test_verbose_one_prints_only_the_summary_at_the_end() -> None:
     assert text.startswith("== Experiment finished ==\n")
     assert "Best trial: train_00000 with loss=0.12346 (min)" in text
     assert "Results: /results/exp" in text
-    assert "\x1b" not in text and "Trial name" not in text
+    assert "\x1b" not in text and "== Status ==" not in text and "Current time" not in text
+    assert "Best 3 of 3 trials by loss (min):" in text  # issue 20: the summary's table
 
 
 def test_verbose_two_in_a_terminal_is_live() -> None:
