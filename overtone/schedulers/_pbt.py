@@ -396,6 +396,7 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
         return super().get_state()
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned (also from before :class:`Ranking`)."""
         state = dict(state)
         if "_ranked" in state:  # saved before the ranking had a class of its own
             self._ranking = Ranking(state["_quantile_fraction"])
