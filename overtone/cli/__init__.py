@@ -1,6 +1,6 @@
 """The ``overtone`` command line: ``ls``, ``show``, ``export``, ``dashboard`` and ``serve``.
 
-Every command reads experiments through :mod:`overtone.cli._store` (read-only), so it works on
+Every command reads experiments through :mod:`overtone.cli._views` (read-only), so it works on
 finished, running and remote (``s3://``, ``memory://``...) experiments alike. Heavy modules
 (pandas, the dashboard's server, serving) are imported only by the command that needs them:
 ``overtone ls`` stays fast.

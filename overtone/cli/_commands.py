@@ -12,14 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from overtone.cli._store import (
-    ExperimentView,
-    PathRefused,
-    Store,
-    finite,
-    is_number,
-    summarize,
-)
+from overtone.cli._store import PathRefused, Store
+from overtone.cli._views import ExperimentView, finite, is_number, summarize
 from overtone.storage._layout import STATE_FILE
 
 

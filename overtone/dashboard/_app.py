@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -27,21 +26,15 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from overtone.cli._store import (
-    ERROR_FILE,
-    ExperimentView,
-    PathRefused,
-    Store,
-    finite,
-    summarize,
-)
+from overtone.cli._store import PathRefused, Store
+from overtone.cli._views import ExperimentView, finite, summarize
 from overtone.dashboard import _insights
+from overtone.storage._layout import ERROR_FILE, PBT_GLOBAL_FILE, is_checkpoint_name
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"index.html", "app.js", "app.css"}
 COOKIE = "overtone_dashboard_token"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-_CHECKPOINT = re.compile(r"checkpoint_\d+")
 _CHUNK = 1 << 16
 
 
@@ -167,7 +160,7 @@ def experiment(dash: Dashboard, request: Request) -> Any:
         "trials": len(view.trials),
         "config_keys": view.config_keys(),
         "metrics": view.result_keys(),
-        "pbt": dash.store.stat(view.name, _insights.PBT_GLOBAL) is not None,
+        "pbt": dash.store.stat(view.name, PBT_GLOBAL_FILE) is not None,
         "refresh_s": dash.refresh_s,
     }
 
@@ -282,7 +275,7 @@ def trial(dash: Dashboard, request: Request) -> Any:
         keys.update(dict.fromkeys(row))
     files, checkpoints = [], []
     for name, is_dir, size, _mtime in store.listdir(view.name, record.dirname):
-        if is_dir and _CHECKPOINT.fullmatch(name):
+        if is_dir and is_checkpoint_name(name):
             inner = store.sizes(view.name, record.dirname, name)
             checkpoints.append(
                 {"name": name, "files": len(inner), "bytes": sum(s for s, _ in inner.values())}
@@ -335,7 +328,7 @@ def checkpoint_zip(dash: Dashboard, request: Request) -> Any:
     view = dash.view(request.path_params["name"])
     record = view.find(request.path_params["trial_id"])
     name = request.path_params["checkpoint"]
-    if not _CHECKPOINT.fullmatch(name):
+    if not is_checkpoint_name(name):
         raise PathRefused(f"checkpoint is {name!r}, but must be a checkpoint_NNNNNN folder")
     entries = list(dash.store.walk_files(view.name, record.dirname, name))
     if not entries:

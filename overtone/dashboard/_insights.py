@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from overtone.cli._store import PBT_GLOBAL, UNFINISHED, ExperimentView, finite, is_number
+from overtone.cli._views import UNFINISHED, ExperimentView, finite, is_number
+from overtone.storage._layout import PBT_GLOBAL_FILE
 
 #: A fixed seed for the importance forest: the experiment's seed is not in its state file,
 #: and the same files must always give the same estimate.
@@ -89,7 +90,7 @@ def rungs(view: ExperimentView, metric: str | None, mode: str | None) -> dict[st
 
 def pbt_lineage(view: ExperimentView) -> dict[str, Any] | None:
     """PBT's exploits from ``pbt_global.txt``, oldest first; None if there is no such log."""
-    data = view.store.read_bytes(view.name, PBT_GLOBAL)
+    data = view.store.read_bytes(view.name, PBT_GLOBAL_FILE)
     if data is None:
         return None
     exploits = []

@@ -15,10 +15,10 @@ import cloudpickle
 from overtone._trial import Resources
 from overtone.checkpoint import Checkpoint
 from overtone.runtime._session import TrialInfo, _get_session
+from overtone.storage._layout import DICT_CHECKPOINT_FILE
 
 # ``save_checkpoint`` may return a dict instead of writing files: it is kept in this file of
 # the checkpoint folder and handed back to ``load_checkpoint`` as the same dict.
-DICT_CHECKPOINT_FILE = "dict_checkpoint.pkl"
 # The iteration and time a standalone ``Trainable.save()`` was at, for ``restore()``.
 _METADATA_FILE = ".trainable_metadata.json"
 

@@ -18,7 +18,6 @@ a policy file back.
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import warnings
@@ -30,6 +29,7 @@ from overtone._trial import FrozenTrial
 from overtone.schedulers._base import Decision, TrialRestart, TrialScheduler
 from overtone.schedulers._pbt_explore import check_mutations, explore
 from overtone.schedulers._pbt_log import PolicyLog
+from overtone.schedulers._pbt_rank import Ranking
 from overtone.schedulers._util import (
     Seeded,
     check_mode,
@@ -68,6 +68,36 @@ class _TrialState:
     paused_at: int | None = None  # paused here by this scheduler (synch): a checkpoint may be
     pending: _Exploit | None = None  # an exploit decided while it was paused (synch)
     finished: bool = False
+
+    def track(self, trial_path: str, result: dict[str, Any]) -> bool:
+        """Follow a result's iteration and checkpoint; whether it reported a checkpoint."""
+        if self.paused_at is not None:
+            self.probe_pause_checkpoint()
+            self.paused_at = None
+        iteration = result.get("training_iteration")
+        if isinstance(iteration, int):
+            self.iteration = iteration
+        name = result.get("checkpoint_dir_name")
+        if name:
+            self.last_checkpoint = os.path.join(trial_path, str(name))
+        return bool(name)
+
+    def probe_pause_checkpoint(self) -> None:
+        """A class trainable saves a checkpoint when paused, which no result reports."""
+        if self.paused_at is None:
+            return
+        path = os.path.join(self.path, checkpoint_name(self.paused_at))
+        known = -1 if self.last_checkpoint is None else checkpoint_step(self.last_checkpoint)
+        if self.paused_at > known and os.path.isdir(path):
+            self.last_checkpoint = path
+
+    def checkpoint(self) -> str | None:
+        """The latest checkpoint's folder, None if there is none (or it is gone)."""
+        self.probe_pause_checkpoint()
+        path = self.last_checkpoint
+        if path is None or not os.path.isdir(path):
+            return None
+        return path
 
 
 def checkpoint_step(path: str) -> int:
@@ -168,8 +198,7 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
         self._synch = synch
         self._check_explore()
         self._states: dict[str, _TrialState] = {}
-        self._ranked: list[tuple[float, str]] = []  # (signed score, trial), worst first
-        self._rank_key: dict[str, tuple[float, str]] = {}
+        self._ranking = Ranking(quantile_fraction)
         self._next_sync = max(perturbation_interval, burn_in_period)
         self._experiment_path: str | None = None
         self._num_checkpoints = 0
@@ -237,7 +266,8 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
             restart = self._apply(trial.trial_id, state, plan)
             if restart is not None:
                 return restart
-        self._track_checkpoint(trial, state, result)
+        if state.track(trial.path, result):
+            self._num_checkpoints += 1
         t = number(lookup(result, self._time_attr))
         if t is None:
             return self._missing("time_attr", self._time_attr, result)
@@ -249,11 +279,12 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
         if t - state.last_perturbation_time < self._perturbation_interval:
             return Decision.CONTINUE
         state.last_train_time = t
-        self._set_score(trial.trial_id, state, score)
+        state.last_score = score
+        self._ranking.set(trial.trial_id, score)
         self._on_perturbation_result(trial, state, t, score)
         if not self._synch:
             state.last_perturbation_time = t
-            if self._in_lower(trial.trial_id):
+            if self._ranking.in_lower(trial.trial_id):
                 exploit = self._exploit(trial.trial_id, state)
                 if exploit is not None:
                     return exploit
@@ -264,89 +295,26 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
         answer = self._perturb_all(t, current=trial.trial_id)
         return answer if answer is not None else Decision.CONTINUE
 
-    def _track_checkpoint(self, trial: FrozenTrial, state: _TrialState, r: dict[str, Any]) -> None:
-        if state.paused_at is not None:
-            self._probe_pause_checkpoint(state)
-            state.paused_at = None
-        iteration = r.get("training_iteration")
-        if isinstance(iteration, int):
-            state.iteration = iteration
-        name = r.get("checkpoint_dir_name")
-        if name:
-            state.last_checkpoint = os.path.join(trial.path, str(name))
-            self._num_checkpoints += 1
-
-    def _probe_pause_checkpoint(self, state: _TrialState) -> None:
-        """A class trainable saves a checkpoint when paused, which no result reports."""
-        if state.paused_at is None:
-            return
-        path = os.path.join(state.path, checkpoint_name(state.paused_at))
-        known = -1 if state.last_checkpoint is None else checkpoint_step(state.last_checkpoint)
-        if state.paused_at > known and os.path.isdir(path):
-            state.last_checkpoint = path
-
     def _on_perturbation_result(
         self, trial: FrozenTrial, state: _TrialState, t: float, score: float
     ) -> None:
         """A result at a perturbation time (PB2 records its data here)."""
 
-    # -- ranking --------------------------------------------------------------------------
-    def _set_score(self, trial_id: str, state: _TrialState, score: float) -> None:
-        old = self._rank_key.pop(trial_id, None)
-        if old is not None:
-            del self._ranked[bisect.bisect_left(self._ranked, old)]
-        state.last_score = score
-        key = (score, trial_id)
-        bisect.insort(self._ranked, key)
-        self._rank_key[trial_id] = key
-
-    def _unrank(self, trial_id: str) -> None:
-        old = self._rank_key.pop(trial_id, None)
-        if old is not None:
-            del self._ranked[bisect.bisect_left(self._ranked, old)]
-
-    def _quantile_size(self) -> int:
-        n = len(self._ranked)
-        if n <= 1:
-            return 0
-        k = int(math.ceil(n * self._quantile_fraction))
-        return min(k, n // 2)
-
-    def _in_lower(self, trial_id: str) -> bool:
-        key = self._rank_key.get(trial_id)
-        if key is None:
-            return False
-        return bisect.bisect_left(self._ranked, key) < self._quantile_size()
-
-    def _quantiles(self) -> tuple[list[str], list[str]]:
-        """(bottom, top) trial ids, worst first and best last."""
-        k = self._quantile_size()
-        if k == 0:
-            return [], []
-        return [t for _, t in self._ranked[:k]], [t for _, t in self._ranked[-k:]]
-
     # -- exploit and explore --------------------------------------------------------------
-    def _checkpoint_of(self, state: _TrialState) -> str | None:
-        self._probe_pause_checkpoint(state)
-        path = state.last_checkpoint
-        if path is None or not os.path.isdir(path):
-            return None
-        return path
-
     def _exploit(self, trial_id: str, state: _TrialState) -> TrialRestart | None:
         plan = self._plan(trial_id, state)
         return None if plan is None else self._apply(trial_id, state, plan)
 
     def _plan(self, trial_id: str, state: _TrialState) -> _Exploit | None:
         """Pick a top trial to clone and explore its config (None if it cannot be cloned)."""
-        k = self._quantile_size()
+        k = self._ranking.quantile_size()
         if k == 0:
             return None
-        source_id = self._ranked[len(self._ranked) - k + int(self._rng.integers(k))][1]
+        source_id = self._ranking.top(int(self._rng.integers(k)))
         if source_id == trial_id:
             return None
         source = self._states[source_id]
-        checkpoint = self._checkpoint_of(source)
+        checkpoint = source.checkpoint()
         if checkpoint is None:
             self._warn_once(
                 f"no-checkpoint-{source_id}",
@@ -427,6 +395,16 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
         self.flush_logs()  # so that the logs on disk match the state saved
         return super().get_state()
 
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned (also from before :class:`Ranking`)."""
+        state = dict(state)
+        if "_ranked" in state:  # saved before the ranking had a class of its own
+            self._ranking = Ranking(state["_quantile_fraction"])
+            for score, trial_id in state.pop("_ranked"):
+                self._ranking.set(trial_id, score)
+            state.pop("_rank_key", None)
+        super().set_state(state)
+
     # -- synchronous mode -----------------------------------------------------------------
     def _live(self) -> list[str]:
         return [t for t, s in self._states.items() if not s.finished]
@@ -442,7 +420,7 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
         """Everyone reached the perturbation time: exploit for the whole bottom quantile.
         The running trial (``current``) gets its restart back; paused ones get theirs at
         their next result."""
-        lower, _ = self._quantiles()
+        lower, _ = self._ranking.quantiles()
         live = self._live()
         answer = None
         for trial_id in live:
@@ -474,7 +452,7 @@ class PopulationBasedTraining(Seeded, TrialScheduler):
             return
         state.finished = True
         state.pending = None
-        self._unrank(trial_id)
+        self._ranking.remove(trial_id)
         self._maybe_sync()
 
     def on_trial_complete(self, trial: FrozenTrial, result: dict[str, Any] | None) -> None:

@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any
 
+from overtone.storage._layout import PBT_GLOBAL_FILE, pbt_policy_name
+
 _BATCH = 1000  # exploits kept in memory at most before the files are written
 
 
@@ -41,9 +43,9 @@ class PolicyLog:
             trials.setdefault(folder, set()).add(trial_id)
         for folder, new in lines.items():
             os.makedirs(folder, exist_ok=True)
-            _write(os.path.join(folder, "pbt_global.txt"), b"".join(new), os.O_APPEND)
+            _write(os.path.join(folder, PBT_GLOBAL_FILE), b"".join(new), os.O_APPEND)
             for trial_id in sorted(trials[folder]):
-                path = os.path.join(folder, f"pbt_policy_{trial_id}.txt")
+                path = os.path.join(folder, pbt_policy_name(trial_id))
                 _write(path, b"".join(self._lineage[trial_id]), os.O_TRUNC)
 
 

@@ -34,9 +34,8 @@ import uuid
 from typing import Any
 
 from overtone._errors import TuneError
+from overtone.storage._layout import LOCK_FILE, REMOTE_LOCK_FILE
 
-LOCK_FILE = ".overtone-lock"
-REMOTE_LOCK_FILE = ".overtone-lock.json"
 HEARTBEAT_S = 10.0
 STALE_S = 60.0
 

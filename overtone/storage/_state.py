@@ -3,7 +3,9 @@
 ``experiment_state.json`` (the trials) and ``search_state.pkl`` (the searcher's and
 scheduler's state). The controller is their only writer (:func:`save_experiment_state`,
 :func:`save_search_state`); restore and analysis read them back with
-:func:`load_experiment_state`, which checks the state, and :func:`load_search_state`.
+:func:`load_experiment_state`, which checks the state with :func:`parse_experiment_state`
+(the command line's reader parses the bytes it fetched with the same function), and
+:func:`load_search_state`.
 """
 
 from __future__ import annotations
@@ -75,8 +77,51 @@ def _check_trial_entry(state_file: str, index: int, entry: Any) -> None:
         raise invalid("has 'checkpoints' that are not a list of objects with a 'dirname'")
 
 
+def parse_experiment_state(data: bytes, where: str) -> dict[str, Any]:
+    """Parse and check the bytes of an ``experiment_state.json``.
+
+    The one check of the state format: :func:`load_experiment_state` and the command line's
+    reader (which may read it from a remote store) both call it.
+
+    Args:
+        data: the file's bytes.
+        where: the file's path or URI, for the error messages.
+
+    Raises:
+        ExperimentStateError: the state is corrupted or of an unknown format.
+    """
+    try:
+        state = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ExperimentStateError(f"{where} is corrupted: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ExperimentStateError(
+            f"{where} is corrupted: it holds a {type(state).__name__}, not an object"
+        )
+    version = state.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise ExperimentStateError(
+            f"{where} has format_version {version!r} (written by overtone "
+            f"{state.get('overtone_version', 'unknown')}), but this overtone reads only "
+            f"format_version {FORMAT_VERSION}"
+        )
+    modes = state.get("mode")
+    for mode in modes if isinstance(modes, list) else [modes]:  # a list: several metrics
+        if mode not in (None, "min", "max"):
+            raise ExperimentStateError(
+                f"{where} is invalid: mode is {modes!r}, but must be 'min' or 'max' "
+                "(or a list of them)"
+            )
+    trials = state.get("trials")
+    if not isinstance(trials, list):
+        raise ExperimentStateError(f"{where} is invalid: 'trials' is not a list")
+    for index, entry in enumerate(trials):
+        _check_trial_entry(where, index, entry)
+    return state
+
+
 def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check an experiment's ``experiment_state.json``.
+    """Read and check an experiment's ``experiment_state.json`` (:func:`parse_experiment_state`).
 
     Args:
         path: the experiment directory, or the path of its ``experiment_state.json``.
@@ -90,32 +135,6 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ExperimentStateError(
             f"{experiment_path} is not an experiment directory: it has no {STATE_FILE}"
         )
-    try:
-        with open(state_file, encoding="utf-8") as f:
-            state = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExperimentStateError(f"{state_file} is corrupted: {exc}") from exc
-    if not isinstance(state, dict):
-        raise ExperimentStateError(
-            f"{state_file} is corrupted: it holds a {type(state).__name__}, not an object"
-        )
-    version = state.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise ExperimentStateError(
-            f"{state_file} has format_version {version!r} (written by overtone "
-            f"{state.get('overtone_version', 'unknown')}), but this overtone reads only "
-            f"format_version {FORMAT_VERSION}"
-        )
-    modes = state.get("mode")
-    for mode in modes if isinstance(modes, list) else [modes]:  # a list: several metrics
-        if mode not in (None, "min", "max"):
-            raise ExperimentStateError(
-                f"{state_file} is invalid: mode is {modes!r}, but must be 'min' or 'max' "
-                "(or a list of them)"
-            )
-    trials = state.get("trials")
-    if not isinstance(trials, list):
-        raise ExperimentStateError(f"{state_file} is invalid: 'trials' is not a list")
-    for index, entry in enumerate(trials):
-        _check_trial_entry(state_file, index, entry)
-    return state
+    with open(state_file, "rb") as f:
+        data = f.read()
+    return parse_experiment_state(data, state_file)
