@@ -3,6 +3,7 @@
 ```
 <storage_path>/<experiment name>/
     experiment_state.json        STATE_FILE: the controller's state (trials, statuses ...)
+    experiment_state.updates.jsonl  STATE_UPDATES_FILE: trial entries changed since it
     search_state.pkl             SEARCH_STATE_FILE: the searcher's and scheduler's state
     tuner.pkl                    TUNER_FILE: the Tuner's settings, for Tuner.restore
     .overtone_sync.json          MANIFEST: what a remote mirror knows to be uploaded
@@ -27,6 +28,8 @@ import re
 STATE_FILE = "experiment_state.json"
 #: The version of the state file's format; a loader refuses any other.
 FORMAT_VERSION = 1
+#: Trial entries written after the state file, one JSON line each (``storage._state``).
+STATE_UPDATES_FILE = "experiment_state.updates.jsonl"
 SEARCH_STATE_FILE = "search_state.pkl"
 TUNER_FILE = "tuner.pkl"
 #: What a remote mirror uploaded from (or downloaded to) a local folder (``storage._remote``).

@@ -2,8 +2,20 @@
 
 ``experiment_state.json`` (the trials) and ``search_state.pkl`` (the searcher's and
 scheduler's state). The controller is their only writer (:func:`save_experiment_state`,
-:func:`save_search_state`); restore and analysis read them back with
-:func:`load_experiment_state`, which checks the state, and :func:`load_search_state`.
+:func:`append_state_updates`, :func:`save_search_state`); restore and analysis read them back
+with :func:`load_experiment_state`, which checks the state, and :func:`load_search_state`.
+
+Rewriting the whole state file every second costs time in proportion to the number of trials,
+so between two whole writes (snapshots) the controller appends the entries of the trials that
+changed to ``experiment_state.updates.jsonl``, one JSON line each:
+``{"snapshot": <the snapshot's "snapshot_id">, "trial": <the trial's entry>}``. The loader reads
+the snapshot, then puts each update whose ``snapshot`` matches in place of the trial's entry
+(or after the others, for a new trial); the last update of a trial wins. A snapshot written
+after updates makes them stale: it carries a new ``snapshot_id``, and the updates file is
+removed after it. A crash between the two leaves updates with the old id, which are ignored;
+a crash in an append leaves a torn last line, which is ignored too. An experiment that ended
+has no updates file, so its state file alone is complete, as readers of the format-1 state
+that know nothing of updates expect.
 """
 
 from __future__ import annotations
@@ -15,13 +27,73 @@ from typing import Any
 
 from overtone._errors import ExperimentStateError, TuneError
 from overtone._trial import TrialStatus
-from overtone.storage._files import write_atomic, write_json_atomic
-from overtone.storage._layout import FORMAT_VERSION, SEARCH_STATE_FILE, STATE_FILE
+from overtone.storage._files import dumps, write_all, write_atomic, write_json_atomic
+from overtone.storage._layout import (
+    FORMAT_VERSION,
+    SEARCH_STATE_FILE,
+    STATE_FILE,
+    STATE_UPDATES_FILE,
+)
 
 
 def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
-    """Write ``state`` as the experiment's state file, atomically."""
+    """Write ``state`` as the experiment's state file, atomically, then drop the updates
+    written after the previous one (``state`` holds them all, under a new ``snapshot_id``)."""
     write_json_atomic(os.path.join(experiment_path, STATE_FILE), state)
+    try:
+        os.remove(os.path.join(experiment_path, STATE_UPDATES_FILE))
+    except FileNotFoundError:
+        pass
+
+
+def append_state_updates(
+    experiment_path: str, snapshot_id: str, entries: list[dict[str, Any]]
+) -> None:
+    """Append trial entries that changed since the snapshot ``snapshot_id`` was written."""
+    if not entries:
+        return
+    data = "".join(
+        dumps({"snapshot": snapshot_id, "trial": entry}) + "\n" for entry in entries
+    ).encode("utf-8")
+    path = os.path.join(experiment_path, STATE_UPDATES_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _apply_updates(experiment_path: str, state: dict[str, Any]) -> None:
+    snapshot_id = state.get("snapshot_id")
+    path = os.path.join(experiment_path, STATE_UPDATES_FILE)
+    if snapshot_id is None or not isinstance(state.get("trials"), list):
+        return
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return
+    trials: list[Any] = state["trials"]
+    index = {
+        e["trial_id"]: i for i, e in enumerate(trials) if isinstance(e, dict) and "trial_id" in e
+    }
+    for line in lines:
+        try:
+            update = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # torn by a crash in the middle of an append
+        if not isinstance(update, dict) or update.get("snapshot") != snapshot_id:
+            continue
+        entry = update.get("trial")
+        if not isinstance(entry, dict) or "trial_id" not in entry:
+            continue
+        at = index.get(entry["trial_id"])
+        if at is None:
+            index[entry["trial_id"]] = len(trials)
+            trials.append(entry)
+        else:
+            trials[at] = entry
 
 
 def save_search_state(experiment_path: str, data: bytes) -> None:
@@ -113,6 +185,7 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     trials = state.get("trials")
     if not isinstance(trials, list):
         raise ExperimentStateError(f"{state_file} is invalid: 'trials' is not a list")
+    _apply_updates(experiment_path, state)
     for index, entry in enumerate(trials):
         _check_trial_entry(state_file, index, entry)
     return state
