@@ -94,6 +94,7 @@ def child(workload: str, scale: float) -> None:
                 "wall": wall,
                 "cpu": cpu,
                 "ideal": ideal,
+                "workers_cpu": kids.ru_utime + kids.ru_stime,
                 "first_start": first_start[0] - wall0 if first_start else None,
             }
         ),
