@@ -57,6 +57,7 @@ class StateWriter:
         self.spec = spec
         self.start_time = start_time
         self.last_save = 0.0
+        self.last_duration = 0.0  # seconds the last save took
         self._search_state_error: str | None = None
         self._snapshot_id = ""
         self._updates = 0  # appended since the last snapshot
@@ -71,6 +72,7 @@ class StateWriter:
         """Save the state: whole, or (given ``changed``, the trials that changed since the last
         save) by appending their entries, until the appended ones outnumber the trials."""
         spec = self.spec
+        began = time.perf_counter()
         self._save_search_state(search_done)
         if (
             changed is not None
@@ -99,6 +101,7 @@ class StateWriter:
         if spec.remote is not None:
             spec.remote.notify()
         self.last_save = time.time()
+        self.last_duration = time.perf_counter() - began
 
     def _save_search_state(self, search_done: bool) -> None:
         spec = self.spec
