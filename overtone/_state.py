@@ -94,7 +94,7 @@ class StateWriter:
                 "mode": spec.mode,
                 "interrupted": interrupted,
                 "snapshot_id": self._snapshot_id,
-                "trials": [t.to_state() for t in trials],
+                "trials": (t.to_state() for t in trials),
             }
             save_experiment_state(spec.experiment_path, state)
             self._updates = 0

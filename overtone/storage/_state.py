@@ -38,8 +38,26 @@ from overtone.storage._layout import (
 
 def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
     """Write ``state`` as the experiment's state file, atomically, then drop the updates
-    written after the previous one (``state`` holds them all, under a new ``snapshot_id``)."""
-    write_json_atomic(os.path.join(experiment_path, STATE_FILE), state)
+    written after the previous one (``state`` holds them all, under a new ``snapshot_id``).
+
+    ``state["trials"]`` may be any iterable of entries: they are encoded one at a time, so
+    that a state of 100,000 trials is never held whole in memory, as a list or as a string.
+    """
+    path = os.path.join(experiment_path, STATE_FILE)
+    trials = state.get("trials")
+    if isinstance(trials, list) or trials is None:
+        write_json_atomic(path, state)
+    else:
+        head = dumps({k: v for k, v in state.items() if k != "trials"})
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
+            for i, entry in enumerate(trials):
+                f.write(("," if i else "") + dumps(entry))
+            f.write("]}")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     try:
         os.remove(os.path.join(experiment_path, STATE_UPDATES_FILE))
     except FileNotFoundError:

@@ -100,3 +100,12 @@ def test_an_invalid_update_is_reported_like_an_invalid_entry(tmp_path):
     append_state_updates(str(tmp_path), "s1", [_entry("a", "SLEEPING")])
     with pytest.raises(ExperimentStateError, match="SLEEPING"):
         load_experiment_state(tmp_path)
+
+
+def test_a_state_whose_trials_are_a_generator_is_written_as_json(tmp_path):
+    entries = [_entry("a", "RUNNING"), _entry("b", "PENDING")]
+    state = {"format_version": FORMAT_VERSION, "mode": None, "snapshot_id": "s1"}
+    save_experiment_state(str(tmp_path), {**state, "trials": (e for e in entries)})
+    loaded = json.loads((tmp_path / "experiment_state.json").read_text())
+    assert loaded == {**state, "trials": entries}
+    assert load_experiment_state(tmp_path)["trials"] == entries
