@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{data['ideal']:.1f}",
                     f"{data['wall']:.2f}",
                     f"{data['cpu']:.2f}",
-                        "-" if first is None else f"{first:.2f}",
+                    "-" if first is None else f"{first:.2f}",
                     f"{data['wall'] / data['ideal']:.3f}"
                     + ("  ok" if data["wall"] / data["ideal"] <= TARGET else "  MISS"),
                 ]
