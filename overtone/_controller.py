@@ -37,6 +37,9 @@ from overtone.storage._journal import TrialRecorder, rewind_journal
 from overtone.storage._layout import PROGRESS_FILE, RESULT_FILE
 
 _STATE_INTERVAL_S = 1.0
+#: Seconds between saves, at least, per second a save takes: a searcher whose state grows with
+#: the trials (Optuna's study) is pickled less often, keeping saves near 5% of the driver's time.
+_STATE_COST_FACTOR = 20.0
 _REPORT_INTERVAL_S = 0.5
 
 
@@ -52,6 +55,7 @@ class Controller:
         self._stop_all = False
         self._interrupted = False
         self._dirty = True
+        self._changed: dict[str, Trial] = {}  # since the last save
         self._iteration = 0
         self._start = time.time()
         # The time budget runs on the executor's clock where it has one (a simulation's).
@@ -173,8 +177,9 @@ class Controller:
         return budget is not None and self._now() - self._budget_start >= budget
 
     def _tick(self) -> None:
-        if self._dirty and time.time() - self._state.last_save >= _STATE_INTERVAL_S:
-            self._save_state()
+        interval = max(_STATE_INTERVAL_S, _STATE_COST_FACTOR * self._state.last_duration)
+        if self._dirty and time.time() - self._state.last_save >= interval:
+            self._save_state(whole=False)
         if self._output is not None:
             self._output.tick()
 
@@ -260,7 +265,7 @@ class Controller:
         self.trials[trial.trial_id] = trial
         if not self._fifo:
             self.spec.scheduler.on_trial_add(trial.snapshot())
-        self._dirty = True
+        self._touch(trial)
         return trial
 
     def _launch(self, trial: Trial) -> None:
@@ -279,7 +284,7 @@ class Controller:
         trial.status = TrialStatus.RUNNING
         trial.pending_decision = None
         self._running.add(trial.trial_id)
-        self._dirty = True
+        self._touch(trial)
         self._iteration += 1
         if self._callbacks:
             self._callbacks.on_trial_start(self._iteration, self._view, trial.snapshot())
@@ -347,7 +352,7 @@ class Controller:
                 self._callbacks.on_checkpoint(
                     self._iteration, self._view, snap, latest_checkpoint(trial)
                 )
-        self._dirty = True
+        self._touch(trial)
 
     def _restart(self, trial: Trial, restart: TrialRestart) -> None:
         """Apply a scheduler's restart: new config, resources or starting checkpoint."""
@@ -361,7 +366,7 @@ class Controller:
             self._checkpoints.adopt(trial, restart.checkpoint)
         trial.status = TrialStatus.PENDING
         self._queue.appendleft(trial)
-        self._dirty = True
+        self._touch(trial)
 
     def _on_done(self, trial_id: str) -> None:
         trial = self.trials[trial_id]
@@ -376,7 +381,7 @@ class Controller:
             trial.close()
             trial.status = TrialStatus.PAUSED
             self._queue.append(trial)
-            self._dirty = True
+            self._touch(trial)
             return
         self._finish(trial, TrialStatus.TERMINATED)
 
@@ -390,7 +395,7 @@ class Controller:
         if max_failures < 0 or trial.num_failures <= max_failures:
             trial.status = TrialStatus.PENDING
             self._queue.appendleft(trial)
-            self._dirty = True
+            self._touch(trial)
             return
         self._finish(trial, TrialStatus.ERROR)
         if spec.failure_config.fail_fast:
@@ -403,7 +408,7 @@ class Controller:
         if trial.last_result:
             trial.last_result = compact_result(trial.last_result, trial)
             trial.last_result["done"] = True
-        self._dirty = True
+        self._touch(trial)
         self._iteration += 1
         error = status == TrialStatus.ERROR
         spec.searcher.on_trial_complete(trial.trial_id, trial.last_result or None, error=error)
@@ -443,7 +448,12 @@ class Controller:
                     )
         self._callbacks.on_experiment_end(self._view)
 
-    def _save_state(self) -> None:
-        trials = list(self.trials.values())
-        self._state.save(trials, self._search_done, self._interrupted)
+    def _touch(self, trial: Trial) -> None:
+        self._changed[trial.trial_id] = trial
+        self._dirty = True
+
+    def _save_state(self, whole: bool = True) -> None:
+        changed = None if whole else list(self._changed.values())
+        self._state.save(self.trials.values(), self._search_done, self._interrupted, changed)
+        self._changed.clear()
         self._dirty = False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from overtone._dicts import lookup
@@ -62,13 +63,25 @@ class TrialsView(Sequence[FrozenTrial]):
 
     def __init__(self, trials: dict[str, Trial]) -> None:
         self._trials = trials
+        self._list: list[Trial] = []  # the trials in order, extended with the new ones
+
+    def _values(self) -> list[Trial]:
+        # Trials are only ever added, so the new ones are the dict's last: O(new), not O(all).
+        missing = len(self._trials) - len(self._list)
+        if missing:
+            newest = list(islice(reversed(self._trials.values()), missing))
+            self._list.extend(reversed(newest))
+        return self._list
 
     def __len__(self) -> int:
         return len(self._trials)
 
     def __getitem__(self, i: Any) -> Any:
-        values = list(self._trials.values())[i]
+        values = self._values()[i]
         return [t.snapshot() for t in values] if isinstance(i, slice) else values.snapshot()
+
+    def __iter__(self) -> Iterator[FrozenTrial]:
+        return (t.snapshot() for t in list(self._values()))
 
 
 def compact_result(result: dict[str, Any], trial: Trial) -> dict[str, Any]:

@@ -4,6 +4,9 @@ a crash.
 
 The state is two files in the experiment folder: ``experiment_state.json`` (trials, their
 statuses and kept checkpoints) and ``search_state.pkl`` (the searcher's and scheduler's state).
+Between two whole writes of the first, the trials that changed are appended to
+``experiment_state.updates.jsonl`` (see ``storage._state``), so that a save costs in
+proportion to what changed, not to the experiment's size.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +33,7 @@ from overtone.storage._layout import (
     checkpoint_iteration,
 )
 from overtone.storage._state import (
+    append_state_updates,
     load_experiment_state,
     load_search_state,
     save_experiment_state,
@@ -36,6 +41,12 @@ from overtone.storage._state import (
 )
 
 __all__ = ["TUNER_FILE", "ResumeMode", "StateWriter", "can_restore", "restore_experiment"]
+
+#: Below this many trials the state file is written whole at every save (a few milliseconds),
+#: so that it alone stays complete for readers that know nothing of the updates file; from it
+#: on, saves append the changed trials until the appended entries outnumber the trials, so that
+#: the whole writes cost O(1) per update.
+_MIN_TRIALS_FOR_UPDATES = 1000
 
 
 class StateWriter:
@@ -49,25 +60,53 @@ class StateWriter:
         self.spec = spec
         self.start_time = start_time
         self.last_save = 0.0
+        self.last_duration = 0.0  # seconds the last save took
         self._search_state_error: str | None = None
+        self._snapshot_id = ""
+        self._updates = 0  # appended since the last snapshot
 
-    def save(self, trials: list[Trial], search_done: bool, interrupted: bool) -> None:
+    def save(
+        self,
+        trials: Collection[Trial],
+        search_done: bool,
+        interrupted: bool,
+        changed: list[Trial] | None = None,
+    ) -> None:
+        """Save the state: whole, or (given ``changed``, the trials that changed since the last
+        save) by appending their entries when there are many trials (see
+        ``_MIN_TRIALS_FOR_UPDATES``)."""
         spec = self.spec
-        state = {
-            "format_version": FORMAT_VERSION,
-            "overtone_version": __version__,
-            "name": spec.name,
-            "start_time": self.start_time,
-            "metric": spec.metric,
-            "mode": spec.mode,
-            "interrupted": interrupted,
-            "trials": [t.to_state() for t in trials],
-        }
+        began = time.perf_counter()
         self._save_search_state(search_done)
-        save_experiment_state(spec.experiment_path, state)
+        if (
+            changed is not None
+            and self._snapshot_id
+            and len(trials) >= _MIN_TRIALS_FOR_UPDATES
+            and self._updates + len(changed) <= len(trials)
+        ):
+            append_state_updates(
+                spec.experiment_path, self._snapshot_id, [t.to_state() for t in changed]
+            )
+            self._updates += len(changed)
+        else:
+            self._snapshot_id = f"{os.getpid():x}-{time.time_ns():x}"
+            state = {
+                "format_version": FORMAT_VERSION,
+                "overtone_version": __version__,
+                "name": spec.name,
+                "start_time": self.start_time,
+                "metric": spec.metric,
+                "mode": spec.mode,
+                "interrupted": interrupted,
+                "snapshot_id": self._snapshot_id,
+                "trials": (t.to_state() for t in trials),
+            }
+            save_experiment_state(spec.experiment_path, state)
+            self._updates = 0
         if spec.remote is not None:
             spec.remote.notify()
         self.last_save = time.time()
+        self.last_duration = time.perf_counter() - began
 
     def _save_search_state(self, search_done: bool) -> None:
         spec = self.spec

@@ -21,7 +21,7 @@ from overtone._dicts import flatten, lookup
 from overtone._errors import ExperimentStateError
 from overtone._trial import TrialStatus
 from overtone.cli._store import PathRefused, Store, check_part
-from overtone.storage._layout import RESULT_FILE, STATE_FILE
+from overtone.storage._layout import RESULT_FILE, STATE_FILE, STATE_UPDATES_FILE
 from overtone.storage._state import parse_experiment_state
 
 #: A running experiment whose files have not changed for this long is called stale.
@@ -159,7 +159,7 @@ class ExperimentView:
         self.rev = 0
         self.state_mtime = 0.0
         self.last_update = 0.0
-        self._state_sig: tuple[int, float] | None = None
+        self._state_sig: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
         self._refreshed = 0.0
         self._config_keys: list[str] | None = None
@@ -203,20 +203,24 @@ class ExperimentView:
             store.invalidate()
             files = store.sizes(self.name)
             sig = files.get(STATE_FILE)
+            updates_sig = files.get(STATE_UPDATES_FILE)
         else:
             files = None
             sig = store.stat(self.name, STATE_FILE)
+            updates_sig = store.stat(self.name, STATE_UPDATES_FILE)
         if sig is None:
             raise ExperimentStateError(
                 f"{store.display(self.name)} is not an experiment directory: it has no "
                 f"{STATE_FILE}"
             )
-        if sig != self._state_sig:
+        if (sig, updates_sig) != self._state_sig:
+            # the state file, then the trials changed since it was written whole
             data = store.read_bytes(self.name, STATE_FILE) or b""
-            state = parse_experiment_state(data, store.display(self.name, STATE_FILE))
-            self._state_sig = sig
+            updates = store.read_bytes(self.name, STATE_UPDATES_FILE) if updates_sig else None
+            state = parse_experiment_state(data, store.display(self.name, STATE_FILE), updates)
+            self._state_sig = (sig, updates_sig)
             self.state = state
-            self.state_mtime = sig[1]
+            self.state_mtime = max(sig[1], updates_sig[1] if updates_sig else 0.0)
             old = self.trials
             self.trials = {}
             for entry in state["trials"]:
@@ -378,7 +382,12 @@ def summarize(store: Store, name: str) -> dict[str, Any]:
     if found is None:
         raise FileNotFoundError(store.display(name, STATE_FILE))
     data, mtime = found
-    state = parse_experiment_state(data, store.display(name, STATE_FILE))
+    updates_found = store.read_stat(name, STATE_UPDATES_FILE)
+    updates = None
+    if updates_found is not None:
+        updates, updates_mtime = updates_found
+        mtime = max(mtime, updates_mtime)
+    state = parse_experiment_state(data, store.display(name, STATE_FILE), updates)
     counts: dict[str, int] = {}
     metric, mode = state.get("metric"), state.get("mode")
     values = []

@@ -3,6 +3,7 @@
 ```
 <storage_path>/<experiment name>/
     experiment_state.json        STATE_FILE: the controller's state (trials, statuses ...)
+    experiment_state.updates.jsonl  STATE_UPDATES_FILE: trial entries changed since it
     search_state.pkl             SEARCH_STATE_FILE: the searcher's and scheduler's state
     tuner.pkl                    TUNER_FILE: the Tuner's settings, for Tuner.restore
     .overtone-lock               LOCK_FILE: flocked while a run holds the folder
@@ -32,6 +33,8 @@ import re
 STATE_FILE = "experiment_state.json"
 #: The version of the state file's format; a loader refuses any other.
 FORMAT_VERSION = 1
+#: Trial entries written after the state file, one JSON line each (``storage._state``).
+STATE_UPDATES_FILE = "experiment_state.updates.jsonl"
 SEARCH_STATE_FILE = "search_state.pkl"
 TUNER_FILE = "tuner.pkl"
 #: The run's lock (``storage._lock``): flocked locally, a heartbeat object on a remote store.

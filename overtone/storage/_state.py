@@ -2,10 +2,22 @@
 
 ``experiment_state.json`` (the trials) and ``search_state.pkl`` (the searcher's and
 scheduler's state). The controller is their only writer (:func:`save_experiment_state`,
-:func:`save_search_state`); restore and analysis read them back with
-:func:`load_experiment_state`, which checks the state with :func:`parse_experiment_state`
+:func:`append_state_updates`, :func:`save_search_state`); restore and analysis read them back
+with :func:`load_experiment_state`, which checks the state with :func:`parse_experiment_state`
 (the command line's reader parses the bytes it fetched with the same function), and
 :func:`load_search_state`.
+
+Rewriting the whole state file every second costs time in proportion to the number of trials,
+so between two whole writes (snapshots) the controller appends the entries of the trials that
+changed to ``experiment_state.updates.jsonl``, one JSON line each:
+``{"snapshot": <the snapshot's "snapshot_id">, "trial": <the trial's entry>}``. The loader reads
+the snapshot, then puts each update whose ``snapshot`` matches in place of the trial's entry
+(or after the others, for a new trial); the last update of a trial wins. A snapshot written
+after updates makes them stale: it carries a new ``snapshot_id``, and the updates file is
+removed after it. A crash between the two leaves updates with the old id, which are ignored;
+a crash in an append leaves a torn last line, which is ignored too. An experiment that ended
+has no updates file, so its state file alone is complete, as readers of the format-1 state
+that know nothing of updates expect.
 """
 
 from __future__ import annotations
@@ -17,13 +29,89 @@ from typing import Any
 
 from overtone._errors import ExperimentStateError, TuneError
 from overtone._trial import TrialStatus
-from overtone.storage._files import write_atomic, write_json_atomic
-from overtone.storage._layout import FORMAT_VERSION, SEARCH_STATE_FILE, STATE_FILE
+from overtone.storage._files import dumps, write_all, write_atomic, write_json_atomic
+from overtone.storage._layout import (
+    FORMAT_VERSION,
+    SEARCH_STATE_FILE,
+    STATE_FILE,
+    STATE_UPDATES_FILE,
+)
 
 
 def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
-    """Write ``state`` as the experiment's state file, atomically."""
-    write_json_atomic(os.path.join(experiment_path, STATE_FILE), state)
+    """Write ``state`` as the experiment's state file, atomically, then drop the updates
+    written after the previous one (``state`` holds them all, under a new ``snapshot_id``).
+
+    ``state["trials"]`` may be any iterable of entries: they are encoded one at a time, so
+    that a state of 100,000 trials is never held whole in memory, as a list or as a string.
+    """
+    path = os.path.join(experiment_path, STATE_FILE)
+    trials = state.get("trials")
+    if isinstance(trials, list) or trials is None:
+        write_json_atomic(path, state)
+    else:
+        head = dumps({k: v for k, v in state.items() if k != "trials"})
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
+            for i, entry in enumerate(trials):
+                f.write(("," if i else "") + dumps(entry))
+            f.write("]}")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    try:
+        os.remove(os.path.join(experiment_path, STATE_UPDATES_FILE))
+    except FileNotFoundError:
+        pass
+
+
+def append_state_updates(
+    experiment_path: str, snapshot_id: str, entries: list[dict[str, Any]]
+) -> None:
+    """Append trial entries that changed since the snapshot ``snapshot_id`` was written."""
+    if not entries:
+        return
+    data = "".join(
+        dumps({"snapshot": snapshot_id, "trial": entry}) + "\n" for entry in entries
+    ).encode("utf-8")
+    path = os.path.join(experiment_path, STATE_UPDATES_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def apply_state_updates(state: dict[str, Any], updates: bytes) -> None:
+    """Put the entries of ``experiment_state.updates.jsonl`` (its bytes) that belong to the
+    state's snapshot in place of the trials' entries (new trials go last); torn or stale lines
+    are skipped."""
+    snapshot_id = state.get("snapshot_id")
+    if snapshot_id is None or not isinstance(state.get("trials"), list):
+        return
+    lines = updates.splitlines()
+    trials: list[Any] = state["trials"]
+    index = {
+        e["trial_id"]: i for i, e in enumerate(trials) if isinstance(e, dict) and "trial_id" in e
+    }
+    for line in lines:
+        try:
+            update = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # torn by a crash in the middle of an append
+        if not isinstance(update, dict) or update.get("snapshot") != snapshot_id:
+            continue
+        entry = update.get("trial")
+        if not isinstance(entry, dict) or "trial_id" not in entry:
+            continue
+        at = index.get(entry["trial_id"])
+        if at is None:
+            index[entry["trial_id"]] = len(trials)
+            trials.append(entry)
+        else:
+            trials[at] = entry
 
 
 def save_search_state(experiment_path: str, data: bytes) -> None:
@@ -77,7 +165,9 @@ def _check_trial_entry(state_file: str, index: int, entry: Any) -> None:
         raise invalid("has 'checkpoints' that are not a list of objects with a 'dirname'")
 
 
-def parse_experiment_state(data: bytes, where: str) -> dict[str, Any]:
+def parse_experiment_state(
+    data: bytes, where: str, updates: bytes | None = None
+) -> dict[str, Any]:
     """Parse and check the bytes of an ``experiment_state.json``.
 
     The one check of the state format: :func:`load_experiment_state` and the command line's
@@ -86,6 +176,8 @@ def parse_experiment_state(data: bytes, where: str) -> dict[str, Any]:
     Args:
         data: the file's bytes.
         where: the file's path or URI, for the error messages.
+        updates: the bytes of ``experiment_state.updates.jsonl`` beside it, if any: the trials
+            that changed since the state file was written whole (:func:`apply_state_updates`).
 
     Raises:
         ExperimentStateError: the state is corrupted or of an unknown format.
@@ -115,6 +207,8 @@ def parse_experiment_state(data: bytes, where: str) -> dict[str, Any]:
     trials = state.get("trials")
     if not isinstance(trials, list):
         raise ExperimentStateError(f"{where} is invalid: 'trials' is not a list")
+    if updates:
+        apply_state_updates(state, updates)
     for index, entry in enumerate(trials):
         _check_trial_entry(where, index, entry)
     return state
@@ -135,6 +229,17 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ExperimentStateError(
             f"{experiment_path} is not an experiment directory: it has no {STATE_FILE}"
         )
-    with open(state_file, "rb") as f:
-        data = f.read()
-    return parse_experiment_state(data, state_file)
+    updates_file = os.path.join(experiment_path, STATE_UPDATES_FILE)
+    try:
+        with open(state_file, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ExperimentStateError(
+            f"{experiment_path} is not an experiment directory: it has no {STATE_FILE}"
+        ) from None
+    try:
+        with open(updates_file, "rb") as f:
+            updates: bytes | None = f.read()
+    except FileNotFoundError:
+        updates = None
+    return parse_experiment_state(data, state_file, updates)

@@ -15,6 +15,7 @@ from overtone.storage._layout import (
     is_checkpoint_name,
 )
 from overtone.storage._state import (
+    append_state_updates,
     load_experiment_state,
     load_search_state,
     save_experiment_state,
@@ -60,3 +61,51 @@ def test_checkpoint_names_are_built_and_parsed_in_one_place():
     for name in ("checkpoint_3", "checkpoint_000003.tmp", ".save-x", "checkpoint_", "x_000003"):
         assert checkpoint_iteration(name) is None
         assert not is_checkpoint_name(name)
+
+
+def _entry(trial_id, status):
+    return {"trial_id": trial_id, "dirname": trial_id, "status": status}
+
+
+def test_updates_after_a_snapshot_replace_and_add_trials_in_order(tmp_path):
+    base = {"format_version": FORMAT_VERSION, "snapshot_id": "s1"}
+    save_experiment_state(str(tmp_path), {**base, "trials": [_entry("a", "RUNNING")]})
+    append_state_updates(str(tmp_path), "s1", [_entry("b", "PENDING")])
+    append_state_updates(str(tmp_path), "s1", [_entry("a", "TERMINATED"), _entry("b", "RUNNING")])
+    trials = load_experiment_state(tmp_path)["trials"]
+    assert [(t["trial_id"], t["status"]) for t in trials] == [
+        ("a", "TERMINATED"),
+        ("b", "RUNNING"),
+    ]
+
+
+def test_updates_of_an_older_snapshot_and_a_torn_line_are_ignored(tmp_path):
+    base = {"format_version": FORMAT_VERSION, "snapshot_id": "s1"}
+    save_experiment_state(str(tmp_path), {**base, "trials": [_entry("a", "RUNNING")]})
+    append_state_updates(str(tmp_path), "s1", [_entry("a", "TERMINATED")])
+    updates = tmp_path / "experiment_state.updates.jsonl"
+    old = updates.read_bytes()
+    # A crash after the next snapshot was written but before the updates file was removed:
+    save_experiment_state(
+        str(tmp_path), {**base, "snapshot_id": "s2", "trials": [_entry("a", "PAUSED")]}
+    )
+    assert not updates.exists()
+    updates.write_bytes(old + b'{"snapshot": "s2", "trial": {"trial_id": "a", "dirn')
+    assert load_experiment_state(tmp_path)["trials"] == [_entry("a", "PAUSED")]
+
+
+def test_an_invalid_update_is_reported_like_an_invalid_entry(tmp_path):
+    base = {"format_version": FORMAT_VERSION, "snapshot_id": "s1"}
+    save_experiment_state(str(tmp_path), {**base, "trials": []})
+    append_state_updates(str(tmp_path), "s1", [_entry("a", "SLEEPING")])
+    with pytest.raises(ExperimentStateError, match="SLEEPING"):
+        load_experiment_state(tmp_path)
+
+
+def test_a_state_whose_trials_are_a_generator_is_written_as_json(tmp_path):
+    entries = [_entry("a", "RUNNING"), _entry("b", "PENDING")]
+    state = {"format_version": FORMAT_VERSION, "mode": None, "snapshot_id": "s1"}
+    save_experiment_state(str(tmp_path), {**state, "trials": (e for e in entries)})
+    loaded = json.loads((tmp_path / "experiment_state.json").read_text())
+    assert loaded == {**state, "trials": entries}
+    assert load_experiment_state(tmp_path)["trials"] == entries

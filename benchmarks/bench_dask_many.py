@@ -1,0 +1,143 @@
+"""Many workers on Dask: N single-thread Dask workers, 10 x N paced trials of 1 s each.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_dask_many.py [--workers 64] [--seconds 1.0]
+
+The script starts a local Dask cluster (``bench_dask.LocalDaskCluster``: a scheduler and
+``--workers`` worker processes with ``--nthreads 1 --resources CPU=1`` on 127.0.0.1), then runs,
+in fresh interpreters, the same experiment on it and on the local executor with as many logical
+CPUs (``LocalExecutor(num_cpus=N)``): ``10 x N`` trials that each sleep ``--seconds`` and report
+one result computed from their config. Ideal: 10 x ``--seconds``. The target is Dask's
+``tune.run`` wall time at most 1.10x the ideal, with the same results as the local run (each
+trial's config and score). Issue 17 asks for 64 workers; on a 2-core machine shared with
+other work, run a scaled version (``--workers 8``) and treat it as a smoke figure. Like the
+other benchmarks, it is a report and always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import loadavg, print_table  # noqa: E402
+from bench_dask import LocalDaskCluster  # noqa: E402
+
+TARGET = 1.10
+MARKER = "BENCH_DASK_MANY "
+
+# argv: trials, seconds, executor ("local:N" or a dask:// URL)
+PACED = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from overtone import tune
+    from overtone.executors import LocalExecutor, make_executor
+
+    trials, seconds, where = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+
+
+    def f(config):
+        time.sleep(seconds)
+        tune.report(score=config["x"] * 3 + 1)
+
+
+    if where.startswith("local:"):
+        executor = LocalExecutor(num_cpus=int(where.split(":")[1]), num_gpus=0)
+    else:
+        executor = make_executor(where)
+    start, cpu = time.perf_counter(), time.process_time()
+    analysis = tune.run(
+        f,
+        config={"x": tune.grid_search(list(range(trials)))},
+        storage_path=os.environ["BENCH_STORAGE"],
+        verbose=0,
+        executor=executor,
+    )
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    scores = sorted((t.config["x"], t.last_result.get("score")) for t in analysis.trials)
+    print("MARKER" + json.dumps({"wall": wall, "cpu": cpu, "scores": scores}), flush=True)
+    """
+).replace("MARKER", MARKER)
+
+
+def run(trials: int, seconds: float, where: str) -> dict | None:
+    with tempfile.TemporaryDirectory() as storage:
+        proc = subprocess.run(
+            [sys.executable, "-c", PACED, str(trials), str(seconds), where],
+            env={**os.environ, "BENCH_STORAGE": storage},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
+    if proc.returncode or not lines:
+        print(f"ERROR ({where}): exit {proc.returncode}\n{proc.stderr[-3000:]}")
+        return None
+    return json.loads(lines[-1][len(MARKER) :])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        print("bench_dask_many needs dask.distributed: pip install 'overtone[dask]'")
+        return 0
+    trials, ideal = 10 * args.workers, 10 * args.seconds
+    load_before = loadavg()
+    local = run(trials, args.seconds, f"local:{args.workers}")
+    print(f"starting a local Dask cluster of {args.workers} workers...", file=sys.stderr)
+    cluster = LocalDaskCluster(workers=args.workers)
+    try:
+        dask = run(trials, args.seconds, "dask://" + cluster.address.removeprefix("tcp://"))
+    finally:
+        cluster.close()
+    rows = []
+    for name, data in (("local", local), ("dask", dask)):
+        if data is None:
+            rows.append([name, "ERROR", "-", "-", "-"])
+            continue
+        ratio = data["wall"] / ideal
+        mark = "ok" if ratio <= TARGET else "MISS"
+        rows.append(
+            [
+                name,
+                f"{data['wall']:.2f}",
+                f"{data['cpu']:.2f}",
+                f"{ideal:.1f}",
+                f"{ratio:.3f}  {mark}" if name == "dask" else f"{ratio:.3f}",
+            ]
+        )
+    same = local is not None and dask is not None and local["scores"] == dask["scores"]
+    print(f"\n{args.workers} workers, {trials} trials of {args.seconds:g} s\n")
+    print_table(
+        [
+            "executor",
+            "tune.run s",
+            "driver CPU s",
+            "ideal s",
+            f"ratio (target <= {TARGET:g} for dask)",
+        ],
+        rows,
+    )
+    print(f"\nsame trial results as local: {'yes' if same else 'NO'}")
+    print(
+        f"load average (1 min): {load_before} before, {loadavg()} after, on {os.cpu_count()} CPUs"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
