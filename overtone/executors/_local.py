@@ -46,11 +46,34 @@ def detect_gpus() -> int:
 
 
 class _Worker(ChildProcess):
+    """A worker process; it exits at once when the write end of its life pipe, which only
+    the driver holds, closes (the driver died, even by SIGKILL)."""
+
     def __init__(self, gpu_key: tuple[int, ...], env: dict[str, str]) -> None:
-        super().__init__("overtone.executors._worker", env, "the worker process")
+        life_r, life_w = os.pipe()
+        env = {**env, "OVERTONE_PARENT_PID": str(os.getpid())}
+        try:
+            super().__init__(
+                "overtone.executors._worker", env, "the worker process", pass_fds=(life_r,)
+            )
+        except BaseException:
+            os.close(life_w)
+            raise
+        finally:
+            os.close(life_r)
+        self._life_w: int | None = life_w
         self.gpu_key = gpu_key
         self.loaded: set[str] = set()
         self.trial_id: str | None = None
+
+    def kill(self) -> None:
+        super().kill()
+        self.close_life()
+
+    def close_life(self) -> None:
+        if self._life_w is not None:
+            os.close(self._life_w)
+            self._life_w = None
 
 
 class LocalExecutor(Executor):
@@ -175,6 +198,7 @@ class LocalExecutor(Executor):
                 pass
         for worker in self._idle:
             worker.conn.close()
+            worker.close_life()
         self._by_conn.clear()
         self._idle.clear()
         self._busy.clear()

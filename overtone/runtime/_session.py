@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from overtone.checkpoint import Checkpoint
+from overtone.storage._files import result_problem
 from overtone.storage._layout import SAVE_PREFIX, checkpoint_name
 
 _HOSTNAME = socket.gethostname()
@@ -123,6 +124,9 @@ class _Session:
         self.pending_checkpoint: Checkpoint | None = None  # from tune.checkpoint_dir()
 
     def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+        problem = result_problem(metrics)
+        if problem is not None:  # here, raised in the user's code, not later in the driver
+            raise ValueError(f"a trial reported a result that cannot be recorded: {problem}")
         if checkpoint is None and self.pending_checkpoint is not None:
             checkpoint, self.pending_checkpoint = self.pending_checkpoint, None
         now = time.time()
