@@ -108,7 +108,7 @@ def serve(conn: Connection) -> None:
             channel.trial_id = info.trial_id
             os.environ.update(info.env)
             trainable = trainables[msg.key]
-            error = _prepare(dirs, info)
+            error = info.config_error or _prepare(dirs, info)
             if error is None and isinstance(trainable, _LoadFailure):
                 error = "The trainable could not be loaded in the worker:\n" + trainable.text
             if error is None:
