@@ -190,6 +190,8 @@ class LocalExecutor(Executor):
     def shutdown(self) -> None:
         for worker in list(self._by_conn.values()):  # still running a trial: end it now
             worker.kill()
+        for trial_id in list(self._busy):  # the executor may run another experiment
+            self._release(trial_id)
         told = []
         for worker in self._idle:
             # Idle workers exit by themselves (cleaning up kept trainables); not waiting for
