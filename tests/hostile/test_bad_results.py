@@ -91,6 +91,7 @@ def test_a_class_trainable_step_returning_a_bad_result_fails_only_its_trial(
     analysis = tune.run(
         Stepping,
         config={"x": tune.grid_search([0, 1, 2, 3]), "kind": kind},
+        stop={"training_iteration": 3},
         storage_path=str(tmp_path),
         name="exp",
         verbose=0,
