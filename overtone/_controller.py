@@ -30,9 +30,10 @@ from overtone._state import StateWriter
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
-from overtone.executors._base import DoneEvent, ResultEvent
+from overtone.executors._base import DoneEvent, ErrorEvent, ResultEvent
 from overtone.progress._output import make_output
 from overtone.runtime._runner import remove_spare_dirs
+from overtone.runtime._session import ConfigNotSendableError
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
 from overtone.storage._files import result_problem
 from overtone.storage._journal import TrialRecorder, rewind_journal
@@ -50,6 +51,7 @@ class Controller:
         self.trials: dict[str, Trial] = {}
         self._queue: deque[Trial] = deque()  # pending/paused trials waiting to (re)start
         self._running: set[str] = set()
+        self._unsent: list[ErrorEvent] = []  # trials whose config could not be sent
         self._search_done = False
         self._stop_all = False
         self._interrupted = False
@@ -134,7 +136,10 @@ class Controller:
                     time.sleep(0.005)  # the searcher asked us to wait, with nothing running
                     self._tick()
                     continue
-                for event in spec.executor.wait(self._timeout()):
+                events = spec.executor.wait(0.0 if self._unsent else self._timeout())
+                if self._unsent:
+                    events, self._unsent = [*self._unsent, *events], []
+                for event in events:
                     if event.trial_id not in self._running:
                         continue  # a trial ended earlier in this batch (a rejected result)
                     if isinstance(event, ResultEvent):
@@ -276,7 +281,10 @@ class Controller:
             os.makedirs(trial.path, exist_ok=True)
         trial.runs += 1
         info = trial_info(spec, trial, sync=self._sync, files=files, spare_dirs=self._spare_dirs)
-        spec.executor.start_trial(info, trial.resources)
+        try:
+            spec.executor.start_trial(info, trial.resources)
+        except ConfigNotSendableError as exc:  # nothing started: it fails as it would have
+            self._unsent.append(ErrorEvent(trial.trial_id, f"{type(exc).__name__}: {exc}"))
         trial.status = TrialStatus.RUNNING
         trial.pending_decision = None
         self._running.add(trial.trial_id)

@@ -108,7 +108,6 @@ class LocalExecutor(Executor):
         self._busy: dict[str, tuple[_Worker, Resources, tuple[int, ...]]] = {}
         self._by_conn: dict[Connection, _Worker] = {}
         self._idle: list[_Worker] = []
-        self._failed: list[Event] = []  # trials that could not be sent to a worker
         self._base_env = dict(os.environ)
 
     # -- Executor interface -------------------------------------------------------------
@@ -138,15 +137,15 @@ class LocalExecutor(Executor):
         if self._key not in worker.loaded:
             worker.conn.send(LoadTrainable(self._key, self._blob))
             worker.loaded.add(self._key)
-        worker.trial_id = info.trial_id
-        self._busy[info.trial_id] = (worker, resources, gpus)
         try:
             worker.conn.send(RunTrial(self._key, info))
-        except ConfigNotSendableError as exc:  # nothing was sent: the worker waits on
-            self._release(info.trial_id)
+        except ConfigNotSendableError:  # nothing was sent: the worker waits for the next
+            self._pool.give_back(resources, gpus)
             del self._by_conn[worker.conn]
             self._idle.append(worker)
-            self._failed.append(ErrorEvent(info.trial_id, f"{type(exc).__name__}: {exc}"))
+            raise
+        worker.trial_id = info.trial_id
+        self._busy[info.trial_id] = (worker, resources, gpus)
 
     def send_decision(self, trial_id: str, decision: Decision) -> None:
         entry = self._busy.get(trial_id)
@@ -165,12 +164,9 @@ class LocalExecutor(Executor):
             worker.kill()
 
     def wait(self, timeout: float | None) -> list[Event]:
-        events: list[Event] = self._failed
-        if events:
-            self._failed = []
-            timeout = 0.0
         if not self._busy:
-            return events
+            return []
+        events: list[Event] = []
         for conn in wait(list(self._by_conn), timeout):
             worker = self._by_conn[conn]  # type: ignore[index]
             try:
@@ -214,7 +210,6 @@ class LocalExecutor(Executor):
         self._by_conn.clear()
         self._idle.clear()
         self._busy.clear()
-        self._failed.clear()
 
     # -- internals ----------------------------------------------------------------------
     def _on_message(self, worker: _Worker, msg: ResultEvent | DoneEvent | ErrorEvent) -> Event:
