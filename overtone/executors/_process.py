@@ -93,6 +93,8 @@ def die_with_parent(life_fd: int | None, parent_pid: int | None) -> None:
     On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); everywhere,
     a thread waits for the end of file on ``life_fd``, a pipe whose write end only the parent
     holds. ``parent_pid`` closes the race of a parent that died before either was in place.
+    The kernel's signal follows the *thread* that started the child: the local executor
+    starts its workers from the controller's thread and stops them before that one returns.
     """
     if sys.platform.startswith("linux"):
         try:

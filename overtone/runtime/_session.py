@@ -81,7 +81,7 @@ class TrialInfo:
         blob = state["config"]
         try:
             state["config"] = cloudpickle.loads(blob) if isinstance(blob, bytes) else blob
-        except BaseException:  # noqa: BLE001 - reported as the trial's failure, in the worker
+        except Exception:  # noqa: BLE001 - reported as the trial's failure, in the worker
             state["config"] = {}
             state["config_error"] = (
                 "The trial's config could not be loaded in the process that runs it (is "
