@@ -10,7 +10,9 @@ is the only user.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -29,10 +31,12 @@ from overtone._study_change import config_fits, space_key
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
-from overtone.executors._base import DoneEvent, ResultEvent
+from overtone.executors._base import DoneEvent, ErrorEvent, ResultEvent
 from overtone.progress._output import make_output
 from overtone.runtime._runner import remove_spare_dirs
+from overtone.runtime._session import ConfigNotSendableError
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
+from overtone.storage._files import result_problem
 from overtone.storage._journal import TrialRecorder, rewind_journal
 from overtone.storage._layout import PROGRESS_FILE, RESULT_FILE
 
@@ -51,6 +55,7 @@ class Controller:
         self.trials: dict[str, Trial] = {}
         self._queue: deque[Trial] = deque()  # pending/paused trials waiting to (re)start
         self._running: set[str] = set()
+        self._unsent: list[ErrorEvent] = []  # trials whose config could not be sent
         self._search_done = False
         self._stop_all = False
         self._interrupted = False
@@ -129,10 +134,17 @@ class Controller:
         spec = self.spec
         os.makedirs(spec.experiment_path, exist_ok=True)
         remove_spare_dirs(spec.experiment_path)  # left by workers killed in an earlier run
-        spec.executor.setup(f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob)
-        self._callbacks.setup(stop=spec.stopper, num_samples=spec.num_samples)
-        self._save_state()
+        failed = True
+        terminated = _on_sigterm()
         try:
+            spec.executor.setup(
+                f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob
+            )
+            self._callbacks.setup(stop=spec.stopper, num_samples=spec.num_samples)
+            self._start_trials()
+            # Before any trial reports: a restore after an early crash (or a disk that
+            # fills at once) continues these trials under their own ids.
+            self._save_state()
             while True:
                 self._start_trials()
                 if not self._running and not self._queue and self._search_done:
@@ -147,7 +159,12 @@ class Controller:
                     time.sleep(0.005)  # the searcher asked us to wait, with nothing running
                     self._tick()
                     continue
-                for event in spec.executor.wait(self._timeout()):
+                events = spec.executor.wait(0.0 if self._unsent else self._timeout())
+                if self._unsent:
+                    events, self._unsent = [*self._unsent, *events], []
+                for event in events:
+                    if event.trial_id not in self._running:
+                        continue  # a trial ended earlier in this batch (a rejected result)
                     if isinstance(event, ResultEvent):
                         self._on_result(event)
                     elif isinstance(event, DoneEvent):
@@ -155,7 +172,9 @@ class Controller:
                     else:
                         self._on_error(event.trial_id, event.error)
                 self._tick()
-        except KeyboardInterrupt:
+            failed = False
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see _on_sigterm)
+            failed = False
             self._interrupted = True
             print(
                 "\nExperiment interrupted: every result so far is saved in "
@@ -163,7 +182,13 @@ class Controller:
                 file=self._stream,
             )
         finally:
-            self._teardown()
+            try:
+                self._teardown(quiet=failed)
+            finally:
+                if terminated is not None:
+                    terminated.restore()
+        if terminated is not None and terminated.received:
+            signal.raise_signal(signal.SIGTERM)  # now the previous handler's turn
 
     def _timeout(self) -> float:
         timeout = _REPORT_INTERVAL_S
@@ -280,7 +305,10 @@ class Controller:
             os.makedirs(trial.path, exist_ok=True)
         trial.runs += 1
         info = trial_info(spec, trial, sync=self._sync, files=files, spare_dirs=self._spare_dirs)
-        spec.executor.start_trial(info, trial.resources)
+        try:
+            spec.executor.start_trial(info, trial.resources)
+        except ConfigNotSendableError as exc:  # nothing started: it fails as it would have
+            self._unsent.append(ErrorEvent(trial.trial_id, f"{type(exc).__name__}: {exc}"))
         trial.status = TrialStatus.RUNNING
         trial.pending_decision = None
         self._running.add(trial.trial_id)
@@ -301,6 +329,10 @@ class Controller:
         spec = self.spec
         trial = self.trials[event.trial_id]
         result = event.result
+        problem = result_problem(result)  # the worker checks too; any executor may not
+        if problem is not None:
+            self._reject(trial, problem)
+            return
         result["config"] = trial.config
         trial.last_result = result
         decision = Decision.STOP if result.get("done") else Decision.CONTINUE
@@ -335,7 +367,11 @@ class Controller:
             trial.recorder = TrialRecorder(
                 trial.path, fresh=trial.runs == 1, csv=spec.default_loggers
             )
-        trial.recorder.write(result)
+        try:
+            trial.recorder.write(result)
+        except (TypeError, ValueError, RecursionError) as exc:  # a value JSON cannot hold
+            self._reject(trial, f"{type(exc).__name__}: {exc}")
+            return
         if spec.remote is not None:
             spec.remote.notify(trial.path)
         if event.checkpoint_dirname:
@@ -385,6 +421,14 @@ class Controller:
             return
         self._finish(trial, TrialStatus.TERMINATED)
 
+    def _reject(self, trial: Trial, problem: str) -> None:
+        """A result that cannot be recorded fails its trial, and only that trial."""
+        self.spec.executor.kill_trial(trial.trial_id)
+        self._on_error(
+            trial.trial_id,
+            f"ValueError: the trial reported a result that cannot be recorded: {problem}",
+        )
+
     def _on_error(self, trial_id: str, error: str) -> None:
         spec = self.spec
         trial = self.trials[trial_id]
@@ -429,24 +473,45 @@ class Controller:
             self._finish(self.trials[trial_id], TrialStatus.TERMINATED)
 
     # -- the end ------------------------------------------------------------------------
-    def _teardown(self) -> None:
+    def _teardown(self, quiet: bool = False) -> None:
+        """Stop the workers and write the final state, whatever fails on the way: each step
+        runs even if one before it raised, and the first error is raised at the end. When
+        ``quiet`` (an error ended the loop, and is the one to raise), errors here are only
+        printed."""
         spec = self.spec
-        try:
-            spec.executor.shutdown()
-        finally:
-            self._checkpoints.close()  # every pruned checkpoint is gone before the last save
-            for trial in self.trials.values():
-                trial.close()
-            self._save_state()
-            if spec.remote is not None:
-                errors = spec.remote.close()
-                if errors:
-                    print(
-                        f"Warning: not all of the experiment reached {spec.remote.uri}; the "
-                        f"complete copy is in {spec.experiment_path}:\n  " + "\n  ".join(errors),
-                        file=sys.stderr,
-                    )
-        self._callbacks.on_experiment_end(self._view)
+        errors: list[BaseException] = []
+
+        def step(fn: Any) -> None:
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - raised below, after the rest ran
+                errors.append(exc)
+
+        step(spec.executor.shutdown)
+        step(self._checkpoints.close)  # every pruned checkpoint is gone before the last save
+        for trial in self.trials.values():
+            step(trial.close)
+        step(self._save_state)
+        if spec.remote is not None:
+            step(self._close_remote)
+        step(lambda: self._callbacks.on_experiment_end(self._view))
+        if errors and not quiet:
+            raise errors[0]
+        for exc in errors:
+            print(
+                f"Warning: while stopping the experiment: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+
+    def _close_remote(self) -> None:
+        remote = self.spec.remote
+        errors = remote.close()
+        if errors:
+            print(
+                f"Warning: not all of the experiment reached {remote.uri}; the complete copy "
+                f"is in {self.spec.experiment_path}:\n  " + "\n  ".join(errors),
+                file=sys.stderr,
+            )
 
     def _touch(self, trial: Trial) -> None:
         self._changed[trial.trial_id] = trial
@@ -457,3 +522,38 @@ class Controller:
         self._state.save(self.trials.values(), self._search_done, self._interrupted, changed)
         self._changed.clear()
         self._dirty = False
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same clean stop as Ctrl-C."""
+
+
+class _SigtermGuard:
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+        self.received = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if not self.received:
+            self.received = True
+            raise _Terminated()
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGTERM, self.previous)
+
+
+def _on_sigterm() -> _SigtermGuard | None:
+    """While the experiment runs, SIGTERM stops it as Ctrl-C does (workers stopped, state
+    written); then the signal is raised again for the handler that was there before (by
+    default, the process ends). Only the main thread can handle signals."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is signal.SIG_IGN or previous is None:
+            return None  # SIGTERM is ignored, or handled outside Python: leave it so
+        guard = _SigtermGuard(previous)
+        signal.signal(signal.SIGTERM, guard)
+    except (ValueError, OSError):
+        return None
+    return guard

@@ -9,6 +9,7 @@ Hierarchy::
     ├── MetricNotFoundError          (also a KeyError) a metric no trial reported
     │   └── NoBestResultError        (also a RuntimeError) no trial reported the metric
     ├── NotResumableError            an experiment's saved state cannot be continued
+    ├── StorageFullError             (also an OSError) the disk holding the experiment is full
     └── ExperimentStalledError       (also a RuntimeError) the controller can make no progress
         ├── TrialsHeldBackError      the scheduler holds every queued trial while none runs
         └── TrialCannotStartError    a queued trial's resources never come free
@@ -57,6 +58,25 @@ class TrialError(TuneError):
 class NotResumableError(TuneError):
     """An experiment cannot be continued from its saved state (e.g. its searcher's state
     could not be saved)."""
+
+
+class StorageFullError(TuneError, OSError):
+    """The disk (or quota) holding an experiment's files is full.
+
+    Also an ``OSError`` with the original ``errno`` (``ENOSPC`` or ``EDQUOT``).
+    """
+
+    def __init__(self, path: str, cause: OSError) -> None:
+        super().__init__(
+            cause.errno,
+            f"the disk holding {path} is full ({cause.strerror or cause}): free some space "
+            "there, then resume the experiment (resume=True, or Tuner.restore); every result "
+            "recorded so far is kept",
+        )
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[1])
 
 
 class ExperimentStalledError(TuneError, RuntimeError):

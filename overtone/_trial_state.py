@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from overtone._trial import FrozenTrial, Resources, TrialStatus
+from overtone.storage._files import full_disk
 from overtone.storage._journal import TrialRecorder
 from overtone.storage._layout import ERROR_FILE
 
@@ -88,12 +89,19 @@ class Trial:
         """Count a failure and append its traceback to the trial's ``error.txt``."""
         self.num_failures += 1
         self.error_file = ERROR_FILE
-        os.makedirs(self.path, exist_ok=True)
-        with open(os.path.join(self.path, ERROR_FILE), "a", encoding="utf-8") as f:
-            f.write(
-                f"Failure # {self.num_failures} "
-                f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n"
-            )
+        path = os.path.join(self.path, ERROR_FILE)
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(
+                    f"Failure # {self.num_failures} "
+                    f"(occurred at {time.strftime('%Y-%m-%d_%H-%M-%S')})\n{error}\n"
+                )
+        except OSError as exc:
+            full = full_disk(exc, path)
+            if full is exc:
+                raise
+            raise full from exc
 
     def to_state(self) -> dict[str, Any]:
         state = {

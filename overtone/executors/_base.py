@@ -64,7 +64,13 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def start_trial(self, info: TrialInfo, resources: Resources) -> None:
-        """Start a trial; its resources are held until its Done or Error event."""
+        """Start a trial; its resources are held until its Done or Error event.
+
+        Raises:
+            ConfigNotSendableError: the trial's config cannot be sent where it would run
+                (pickling a ``TrialInfo`` raises it); nothing started and nothing is held,
+                and the controller fails the trial with that message.
+        """
 
     @abc.abstractmethod
     def send_decision(self, trial_id: str, decision: Decision) -> None:

@@ -36,7 +36,7 @@ from overtone.executors._dask_cluster import (
 )
 from overtone.executors._dask_slots import Slot, SlotTable, TaskArgs
 from overtone.executors._messages import NextTrial, Ping, TrialLost
-from overtone.runtime._session import TrialInfo
+from overtone.runtime._session import TrialInfo, pack_config
 
 __all__ = ["DEFAULT_PORT", "DaskExecutor", "import_distributed"]
 
@@ -210,6 +210,8 @@ class DaskExecutor(Executor):
             if self._cluster.never_fits(resources):
                 raise self._cluster.refuse(resources)
             raise RuntimeError(f"not enough free resources to start trial {info.trial_id}")
+        # Dask would wrap this error in its own, after the slot took its resources.
+        pack_config(info.config)  # raises ConfigNotSendableError, naming the key
         self._slots.open(info, resources, *placed)
 
     def send_decision(self, trial_id: str, decision: Decision) -> None:

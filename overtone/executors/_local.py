@@ -18,7 +18,7 @@ from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, Res
 from overtone.executors._messages import Exit, LoadTrainable, RunTrial
 from overtone.executors._pool import ResourcePool
 from overtone.executors._process import ChildProcess, child_env
-from overtone.runtime._session import TrialInfo
+from overtone.runtime._session import ConfigNotSendableError, TrialInfo
 
 _BYE_TIMEOUT_S = 2.0  # for idle workers to remove their spare trial folders at shutdown
 
@@ -46,11 +46,34 @@ def detect_gpus() -> int:
 
 
 class _Worker(ChildProcess):
+    """A worker process; it exits at once when the write end of its life pipe, which only
+    the driver holds, closes (the driver died, even by SIGKILL)."""
+
     def __init__(self, gpu_key: tuple[int, ...], env: dict[str, str]) -> None:
-        super().__init__("overtone.executors._worker", env, "the worker process")
+        life_r, life_w = os.pipe()
+        env = {**env, "OVERTONE_PARENT_PID": str(os.getpid())}
+        try:
+            super().__init__(
+                "overtone.executors._worker", env, "the worker process", pass_fds=(life_r,)
+            )
+        except BaseException:
+            os.close(life_w)
+            raise
+        finally:
+            os.close(life_r)
+        self._life_w: int | None = life_w
         self.gpu_key = gpu_key
         self.loaded: set[str] = set()
         self.trial_id: str | None = None
+
+    def kill(self) -> None:
+        super().kill()
+        self.close_life()
+
+    def close_life(self) -> None:
+        if self._life_w is not None:
+            os.close(self._life_w)
+            self._life_w = None
 
 
 class LocalExecutor(Executor):
@@ -114,7 +137,13 @@ class LocalExecutor(Executor):
         if self._key not in worker.loaded:
             worker.conn.send(LoadTrainable(self._key, self._blob))
             worker.loaded.add(self._key)
-        worker.conn.send(RunTrial(self._key, info))
+        try:
+            worker.conn.send(RunTrial(self._key, info))
+        except ConfigNotSendableError:  # nothing was sent: the worker waits for the next
+            self._pool.give_back(resources, gpus)
+            del self._by_conn[worker.conn]
+            self._idle.append(worker)
+            raise
         worker.trial_id = info.trial_id
         self._busy[info.trial_id] = (worker, resources, gpus)
 
@@ -157,6 +186,8 @@ class LocalExecutor(Executor):
     def shutdown(self) -> None:
         for worker in list(self._by_conn.values()):  # still running a trial: end it now
             worker.kill()
+        for trial_id in list(self._busy):  # the executor may run another experiment
+            self._release(trial_id)
         told = []
         for worker in self._idle:
             # Idle workers exit by themselves (cleaning up kept trainables); not waiting for
@@ -175,6 +206,7 @@ class LocalExecutor(Executor):
                 pass
         for worker in self._idle:
             worker.conn.close()
+            worker.close_life()
         self._by_conn.clear()
         self._idle.clear()
         self._busy.clear()

@@ -6,12 +6,16 @@ process serving the trial protocol (``_messages``) on its end of a socket pair.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from multiprocessing.connection import Connection
+
+_PR_SET_PDEATHSIG = 1
 
 
 def child_env(base: dict[str, str], cuda: str) -> dict[str, str]:
@@ -80,3 +84,34 @@ class ChildProcess:
                 name = f"signal {-code}"
             return f"{what} was killed by {name}"
         return f"{what} exited with code {code}"
+
+
+def die_with_parent(life_fd: int | None, parent_pid: int | None) -> None:
+    """In a child process: end it (``os._exit``) as soon as the process that started it is
+    gone, even if that one was killed with SIGKILL.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); everywhere,
+    a thread waits for the end of file on ``life_fd``, a pipe whose write end only the parent
+    holds. ``parent_pid`` closes the race of a parent that died before either was in place.
+    The kernel's signal follows the *thread* that started the child: the local executor
+    starts its workers from the controller's thread and stops them before that one returns.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+    if life_fd is not None:
+        threading.Thread(target=_exit_at_eof, args=(life_fd,), daemon=True).start()
+
+
+def _exit_at_eof(life_fd: int) -> None:
+    try:
+        while os.read(life_fd, 1):
+            pass
+    except OSError:
+        pass
+    os._exit(1)

@@ -30,6 +30,7 @@ from overtone.executors._messages import (
     ResultEvent,
     RunTrial,
 )
+from overtone.executors._process import die_with_parent
 from overtone.runtime._runner import TrialDirs, release_kept, run_trial
 from overtone.runtime._session import TrialInfo
 
@@ -107,7 +108,7 @@ def serve(conn: Connection) -> None:
             channel.trial_id = info.trial_id
             os.environ.update(info.env)
             trainable = trainables[msg.key]
-            error = _prepare(dirs, info)
+            error = info.config_error or _prepare(dirs, info)
             if error is None and isinstance(trainable, _LoadFailure):
                 error = "The trainable could not be loaded in the worker:\n" + trainable.text
             if error is None:
@@ -133,6 +134,11 @@ def serve(conn: Connection) -> None:
 def main() -> None:
     # Ctrl-C belongs to the driver, which stops trials cleanly; workers must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.environ.pop("OVERTONE_PARENT_PID", None)
+    die_with_parent(
+        int(sys.argv[2]) if len(sys.argv) > 2 else None,
+        int(parent) if parent else None,
+    )
     sock = socket.socket(fileno=int(sys.argv[1]))
     conn = Connection(sock.detach())
     serve(conn)

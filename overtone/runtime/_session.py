@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import socket
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from overtone.checkpoint import Checkpoint
+from overtone.storage._files import result_problem
 from overtone.storage._layout import SAVE_PREFIX, checkpoint_name
 
 _HOSTNAME = socket.gethostname()
@@ -60,6 +63,74 @@ class TrialInfo:
     files: tuple[str, ...] = ()
     # The worker may make the next trial's folder ahead (nobody else makes this one).
     spare_dirs: bool = False
+    # Set where the config arrived but could not be unpickled (then ``config`` is empty).
+    config_error: str | None = field(default=None, compare=False, repr=False)
+
+    # Pickling (the local executor's messages, Dask's task arguments) carries the config
+    # with cloudpickle, as the trainable is: lambdas and functions defined in ``__main__``
+    # travel by value. A config that cannot be sent raises ConfigNotSendableError naming
+    # its key; one that cannot be loaded on the other side fails there with its cause.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["config"] = pack_config(self.config)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import cloudpickle
+
+        blob = state["config"]
+        try:
+            state["config"] = cloudpickle.loads(blob) if isinstance(blob, bytes) else blob
+        except Exception:  # noqa: BLE001 - reported as the trial's failure, in the worker
+            state["config"] = {}
+            state["config_error"] = (
+                "The trial's config could not be loaded in the process that runs it (is "
+                "every module it needs installed there?):\n" + traceback.format_exc()
+            )
+        self.__dict__.update(state)
+
+
+class ConfigNotSendableError(TypeError):
+    """A trial's config holds a value that cannot be pickled to send it to a worker."""
+
+
+def pack_config(config: dict[str, Any]) -> bytes:
+    """``config`` pickled with cloudpickle; raises :class:`ConfigNotSendableError` naming the
+    first key whose value cannot be."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(config)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure means the same
+        where, value, cause = _unpicklable("config", config, exc)
+        what = (
+            "an open file object"
+            if isinstance(value, io.IOBase)
+            else (f"a {type(value).__module__}.{type(value).__qualname__} object")
+        )
+        raise ConfigNotSendableError(
+            f"{where} is {what} ({value!r:.200}), which cannot be sent to a worker process "
+            f"({type(cause).__name__}: {cause}); create it inside the trainable instead, "
+            "e.g. from a path or a setting in the config"
+        ) from exc
+
+
+def _unpicklable(where: str, value: Any, exc: BaseException) -> tuple[str, Any, BaseException]:
+    """The innermost key (or index) of ``value`` whose value cannot be pickled."""
+    import cloudpickle
+
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return where, value, exc
+    for key, item in items:
+        try:
+            cloudpickle.dumps(item)
+        except Exception as inner:  # noqa: BLE001
+            return _unpicklable(f"{where}[{key!r}]", item, inner)
+    return where, value, exc
 
 
 class TuneContext:
@@ -123,6 +194,9 @@ class _Session:
         self.pending_checkpoint: Checkpoint | None = None  # from tune.checkpoint_dir()
 
     def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+        problem = result_problem(metrics)
+        if problem is not None:  # here, raised in the user's code, not later in the driver
+            raise ValueError(f"a trial reported a result that cannot be recorded: {problem}")
         if checkpoint is None and self.pending_checkpoint is not None:
             checkpoint, self.pending_checkpoint = self.pending_checkpoint, None
         now = time.time()

@@ -16,7 +16,7 @@ from typing import Any
 
 from overtone._dicts import flatten
 from overtone._errors import TuneError
-from overtone.storage._files import _ENCODER, dumps, write_all, write_atomic
+from overtone.storage._files import dumps, full_disk, write_all, write_atomic
 from overtone.storage._layout import PROGRESS_FILE, RESULT_FILE
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ class TrialRecorder:
     """
 
     def __init__(self, trial_dir: str, fresh: bool = False, csv: bool = True) -> None:
-        self._json: int | None = _open_journal(os.path.join(trial_dir, RESULT_FILE), fresh)
+        self._path = os.path.join(trial_dir, RESULT_FILE)
+        self._json: int | None = _open_journal(self._path, fresh)
         self._header: list[str] | None = None
         self._csv_fd: int | None = None
         if not csv:
@@ -49,8 +50,18 @@ class TrialRecorder:
                 self._header = next(_csv.reader(io.StringIO(f.readline())), None)
 
     def write(self, result: dict[str, Any]) -> None:
+        """Append ``result``. Raises ``StorageFullError`` when the disk is full."""
+        try:
+            self._write(result)
+        except OSError as exc:
+            full = full_disk(exc, os.path.dirname(self._path))
+            if full is exc:
+                raise
+            raise full from exc
+
+    def _write(self, result: dict[str, Any]) -> None:
         assert self._json is not None, "the recorder is closed"
-        write_all(self._json, (_ENCODER.encode(result) + "\n").encode("utf-8"))
+        write_all(self._json, (dumps(result) + "\n").encode("utf-8"))
         if self._csv_fd is None:
             return
         if any(type(v) is dict and k != "config" for k, v in result.items()):

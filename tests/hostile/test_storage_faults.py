@@ -40,13 +40,12 @@ def _start_first(tmp_path, sleep: float) -> subprocess.Popen[str]:
     script = tmp_path / "first.py"
     script.write_text(SCRIPT)
     marker = tmp_path / "started"
-    with open(tmp_path / "first.log", "w") as log:  # a file: lingering workers hold no pipe
+    with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(
             [sys.executable, str(script), str(tmp_path / "store"), str(marker), str(sleep)],
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
-            start_new_session=True,
         )
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -56,11 +55,8 @@ def _start_first(tmp_path, sleep: float) -> subprocess.Popen[str]:
     return proc
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+def _kill(proc: subprocess.Popen[str]) -> None:
+    proc.kill()  # its workers end with it (tests/hostile/test_driver_death.py)
     proc.wait()
 
 
@@ -76,7 +72,7 @@ def test_a_second_run_of_a_running_experiment_is_refused_naming_the_first(tmp_pa
         out = (tmp_path / "first.log").read_text()
         assert first.returncode == 0 and "FIRST DONE" in out, out
     finally:
-        _kill_group(first)
+        _kill(first)
     # Once the first run ended, the experiment can be resumed.
     analysis = tune.run(
         quick, name="exp", storage_path=str(tmp_path / "store"), verbose=0, resume=True
@@ -87,13 +83,13 @@ def test_a_second_run_of_a_running_experiment_is_refused_naming_the_first(tmp_pa
 def test_a_run_killed_with_sigkill_leaves_no_stale_lock(tmp_path, executor):
     first = _start_first(tmp_path, sleep=60.0)
     try:
-        first.send_signal(signal.SIGKILL)  # the driver only: its workers may linger a while
+        first.send_signal(signal.SIGKILL)  # the driver only: its workers end with it
         first.wait(timeout=30)
         analysis = tune.run(
             quick, name="exp", storage_path=str(tmp_path / "store"), verbose=0, executor=executor
         )
     finally:
-        _kill_group(first)
+        _kill(first)
     assert analysis.trials[0].last_result["x"] == 0
 
 
