@@ -37,11 +37,12 @@ def space_key(space: Any) -> str:
         if inner is not None:
             return f"{type(space).__name__}[" + ",".join(space_key(c) for c in inner) + "]"
         return f"{type(space).__name__}:{space.domain_str}"
-    if isinstance(space, dict):
-        items = sorted((str(k), space_key(v)) for k, v in space.items())
-        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(space, dict):  # keys that hold only constants search nothing
+        items = sorted((str(k), key) for k, v in space.items() if (key := space_key(v)) != "-")
+        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}" if items else "-"
     if isinstance(space, list):
-        return "[" + ",".join(space_key(v) for v in space) + "]"
+        keys = [space_key(v) for v in space]
+        return "[" + ",".join(keys) + "]" if any(k != "-" for k in keys) else "-"
     return "-"
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from overtone._errors import ExperimentStateError, TuneError
 from overtone._trial import TrialStatus
-from overtone.storage._files import dumps, write_all, write_atomic, write_json_atomic
+from overtone.storage._files import dumps, full_disk, write_all, write_atomic, write_json_atomic
 from overtone.storage._layout import (
     FORMAT_VERSION,
     SEARCH_STATE_FILE,
@@ -52,14 +52,23 @@ def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
     else:
         head = dumps({k: v for k, v in state.items() if k != "trials"})
         tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
-            for i, entry in enumerate(trials):
-                f.write(("," if i else "") + dumps(entry))
-            f.write("]}")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
+                for i, entry in enumerate(trials):
+                    f.write(("," if i else "") + dumps(entry))
+                f.write("]}")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:  # as write_atomic: no temporary file left behind
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if isinstance(exc, OSError) and full_disk(exc, path) is not exc:
+                raise full_disk(exc, path) from exc
+            raise
     try:
         os.remove(os.path.join(experiment_path, STATE_UPDATES_FILE))
     except FileNotFoundError:
@@ -76,12 +85,18 @@ def append_state_updates(
         dumps({"snapshot": snapshot_id, "trial": entry}) + "\n" for entry in entries
     ).encode("utf-8")
     path = os.path.join(experiment_path, STATE_UPDATES_FILE)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a torn last line is skipped by the loader
+        error = full_disk(exc, path)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def apply_state_updates(state: dict[str, Any], updates: bytes) -> None:
