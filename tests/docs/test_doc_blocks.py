@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +176,14 @@ def _exec(block: Block, namespace: dict) -> None:
     exec(code, namespace)  # noqa: S102 - running the documentation is the point
 
 
+def _reset_process_globals() -> None:
+    """Blocks run in this process: undo what a library keeps process-wide, so that later tests
+    start clean (W&B caches its settings, the offline mode among them, in a singleton)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and hasattr(wandb, "teardown"):
+        wandb.teardown()
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
 def test_doc_block(block: Block, tmp_path_factory, monkeypatch) -> None:
     reason = why_not(block)
@@ -197,6 +206,8 @@ def test_doc_block(block: Block, tmp_path_factory, monkeypatch) -> None:
     except BaseException:
         OUTCOMES[block.id] = "failed"
         raise
+    finally:
+        _reset_process_globals()
     OUTCOMES[block.id] = "passed"
     _STATE.last, _STATE.namespace, _STATE.home = block, namespace, home
 
