@@ -6,9 +6,11 @@ names the path; an atomic write that fails leaves no temporary file behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from overtone._errors import StorageFullError
@@ -119,21 +121,17 @@ def full_disk(exc: OSError, path: str) -> OSError:
     return StorageFullError(path, exc)
 
 
-def write_atomic(path: str, data: str | bytes) -> None:
-    """Write a file so that a crash at any moment leaves either the old or the new one.
+@contextlib.contextmanager
+def atomic_file(path: str) -> Iterator[str]:
+    """A temporary name to write ``path``'s new content to; renamed over ``path`` when the
+    block ends, so that a crash at any moment leaves either the old or the new file.
 
     Raises:
         StorageFullError: the disk is full (the old file is kept, no temporary file is left).
     """
     tmp = f"{path}.tmp{os.getpid()}"
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            write_all(fd, raw)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        yield tmp
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -143,6 +141,18 @@ def write_atomic(path: str, data: str | bytes) -> None:
         if isinstance(exc, OSError) and full_disk(exc, path) is not exc:
             raise full_disk(exc, path) from exc
         raise
+
+
+def write_atomic(path: str, data: str | bytes) -> None:
+    """Write a file atomically (see :func:`atomic_file`)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_file(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            write_all(fd, raw)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_json_atomic(path: str, obj: Any) -> None:

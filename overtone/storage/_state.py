@@ -29,7 +29,14 @@ from typing import Any
 
 from overtone._errors import ExperimentStateError, TuneError
 from overtone._trial import TrialStatus
-from overtone.storage._files import dumps, full_disk, write_all, write_atomic, write_json_atomic
+from overtone.storage._files import (
+    atomic_file,
+    dumps,
+    full_disk,
+    write_all,
+    write_atomic,
+    write_json_atomic,
+)
 from overtone.storage._layout import (
     FORMAT_VERSION,
     SEARCH_STATE_FILE,
@@ -51,24 +58,13 @@ def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
         write_json_atomic(path, state)
     else:
         head = dumps({k: v for k, v in state.items() if k != "trials"})
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
-                for i, entry in enumerate(trials):
-                    f.write(("," if i else "") + dumps(entry))
-                f.write("]}")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException as exc:  # as write_atomic: no temporary file left behind
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(exc, OSError) and full_disk(exc, path) is not exc:
-                raise full_disk(exc, path) from exc
-            raise
+        with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
+            for i, entry in enumerate(trials):
+                f.write(("," if i else "") + dumps(entry))
+            f.write("]}")
+            f.flush()
+            os.fsync(f.fileno())
     try:
         os.remove(os.path.join(experiment_path, STATE_UPDATES_FILE))
     except FileNotFoundError:
