@@ -25,6 +25,7 @@ CONTROLLER = {
     "_classic",
     "_study_change",
     "_replay",
+    "_teardown",
 }
 BELOW_CONTROLLER = PLUGIN_BASE | {"storage", "runtime", "executors", "analysis", "search"}
 BELOW_CONTROLLER |= {"schedulers", "stopper", "callbacks", "logger", "progress"}
