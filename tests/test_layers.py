@@ -21,6 +21,7 @@ CONTROLLER = {
     "_checkpoints",
     "_trial_factory",
     "_run",
+    "_run_args",
     "_tuner",
     "_classic",
     "_study_change",
