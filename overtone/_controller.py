@@ -267,7 +267,7 @@ class Controller:
         spec = self.spec
         trial.close()
         if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
-            self._rewind(trial)
+            _rewind(trial)
         files = self._journal_files
         if self._callbacks:
             files += tuple(self._callbacks._trial_files(trial.snapshot()))
@@ -286,13 +286,6 @@ class Controller:
         self._iteration += 1
         if self._callbacks:
             self._callbacks.on_trial_start(self._iteration, self._view, trial.snapshot())
-
-    def _rewind(self, trial: Trial) -> None:
-        iteration = checkpoint_iteration(trial)
-        last = rewind_journal(trial.path, iteration)
-        trial.start_iteration = iteration
-        trial.start_time_total = float(last.get("time_total_s", 0.0)) if last else 0.0
-        trial.last_result = {**last, "config": trial.config} if last else {}
 
     # -- events -------------------------------------------------------------------------
     def _on_result(self, event: ResultEvent) -> None:
@@ -461,3 +454,13 @@ def _record(
     trial.start_iteration = result["training_iteration"]
     trial.start_time_total = result["time_total_s"]
     return None
+
+
+def _rewind(trial: Trial) -> None:
+    """Before a restart: the trial's journal and counters go back to its latest checkpoint
+    (or to the start, without one)."""
+    iteration = checkpoint_iteration(trial)
+    last = rewind_journal(trial.path, iteration)
+    trial.start_iteration = iteration
+    trial.start_time_total = float(last.get("time_total_s", 0.0)) if last else 0.0
+    trial.last_result = {**last, "config": trial.config} if last else {}
