@@ -12,22 +12,22 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
 from collections import deque
-from typing import Any
 
 from overtone._checkpoints import CheckpointBook, checkpoint_iteration, latest_checkpoint
-from overtone._errors import NotResumableError, TrialCannotStartError, TrialsHeldBackError
+from overtone._errors import TrialCannotStartError, TrialsHeldBackError
 from overtone._experiment import (
     ExperimentSpec,
     TrialsView,
     compact_result,
     guarded_callbacks,
     require_metric,
+    resource_usage,
 )
 from overtone._state import StateWriter
-from overtone._study_change import config_fits, space_key
+from overtone._study_change import continue_study
+from overtone._teardown import on_sigterm, teardown
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
@@ -81,7 +81,7 @@ class Controller:
         self._output = make_output(
             spec,
             lambda: [t.snapshot() for t in self.trials.values()],
-            self._sys_info,
+            lambda: resource_usage(spec.executor, self.trials, self._running),
             start_time=self._start,
             interval_s=_REPORT_INTERVAL_S,
         )
@@ -94,40 +94,11 @@ class Controller:
             (RESULT_FILE, PROGRESS_FILE) if spec.default_loggers else (RESULT_FILE,)
         )
         if spec.restored is not None:
-            self._continue(spec.restored)
-
-    def _continue(self, restored: Any) -> None:
-        spec = self.spec
-        self._factory = TrialFactory(spec, restored.prefix, restored.count)
-        state = restored.search_state
-        if state is not None and "error" in state:
-            raise NotResumableError(
-                f"this experiment cannot be resumed: its searcher could not save its state "
-                f"({state['error']}); its finished trials are kept in {spec.experiment_path}"
+            self._factory = continue_study(
+                spec, spec.restored, self.trials, self._queue, self._checkpoints.prune
             )
-        # A param space other than the recorded one: the study changes (see _study_change).
-        changed = (
-            state is not None
-            and "space_key" in state
-            and state["space_key"] != space_key(spec.param_space)
-        )
-        for trial in restored.trials:
-            self.trials[trial.trial_id] = trial
-            self._checkpoints.prune(trial)  # marks which ones are the best
-            if changed and not config_fits(trial.config, spec.param_space):
-                trial.out_of_space = True
-            if not trial.status.is_finished() and not trial.out_of_space:
-                self._queue.append(trial)
-        if state is not None:
-            spec.scheduler.set_state(state["scheduler"])
-            if changed:  # a fresh searcher over the new space, told what is known
-                finished = [t.snapshot() for t in restored.trials if not t.out_of_space]
-                if spec.metric is not None:  # without one there is nothing to learn
-                    spec.searcher.add_evaluated_trials(finished, spec.metric)
-            else:
-                spec.searcher.set_state(state["searcher"])
-        # The searcher and num_samples (which may have grown) decide whether more come.
-        self._search_done = False
+            # The searcher and num_samples (which may have grown) decide whether more come.
+            self._search_done = False
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
@@ -135,7 +106,7 @@ class Controller:
         os.makedirs(spec.experiment_path, exist_ok=True)
         remove_spare_dirs(spec.experiment_path)  # left by workers killed in an earlier run
         failed = True
-        terminated = _on_sigterm()
+        terminated = on_sigterm()
         try:
             spec.executor.setup(
                 f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob
@@ -173,7 +144,7 @@ class Controller:
                         self._on_error(event.trial_id, event.error)
                 self._tick()
             failed = False
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see _on_sigterm)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see on_sigterm)
             failed = False
             self._interrupted = True
             print(
@@ -183,7 +154,14 @@ class Controller:
             )
         finally:
             try:
-                self._teardown(quiet=failed)
+                teardown(
+                    spec,
+                    self._checkpoints.close,
+                    list(self.trials.values()),
+                    self._save_state,
+                    lambda: self._callbacks.on_experiment_end(self._view),
+                    quiet=failed,
+                )
             finally:
                 if terminated is not None:
                     terminated.restore()
@@ -207,14 +185,6 @@ class Controller:
             self._save_state(whole=False)
         if self._output is not None:
             self._output.tick()
-
-    def _sys_info(self) -> list[str]:
-        total = self.spec.executor.total_resources()
-        cpu = sum(self.trials[t].resources.cpu for t in self._running)
-        gpu = sum(self.trials[t].resources.gpu for t in self._running)
-        return [
-            f"Logical resource usage: {cpu:g}/{total.cpu:g} CPUs, {gpu:g}/{total.gpu:g} GPUs",
-        ]
 
     # -- starting trials ----------------------------------------------------------------
     def _can_add(self) -> bool:
@@ -297,7 +267,7 @@ class Controller:
         spec = self.spec
         trial.close()
         if trial.runs:  # a restart: continue from the latest checkpoint, or from scratch
-            self._rewind(trial)
+            _rewind(trial)
         files = self._journal_files
         if self._callbacks:
             files += tuple(self._callbacks._trial_files(trial.snapshot()))
@@ -316,13 +286,6 @@ class Controller:
         self._iteration += 1
         if self._callbacks:
             self._callbacks.on_trial_start(self._iteration, self._view, trial.snapshot())
-
-    def _rewind(self, trial: Trial) -> None:
-        iteration = checkpoint_iteration(trial)
-        last = rewind_journal(trial.path, iteration)
-        trial.start_iteration = iteration
-        trial.start_time_total = float(last.get("time_total_s", 0.0)) if last else 0.0
-        trial.last_result = {**last, "config": trial.config} if last else {}
 
     # -- events -------------------------------------------------------------------------
     def _on_result(self, event: ResultEvent) -> None:
@@ -362,22 +325,10 @@ class Controller:
             trial.pending_decision = decision.value
         if self._sync:
             spec.executor.send_decision(trial.trial_id, decision)  # it goes on now
-        if trial.recorder is None:  # opened at the first result: the worker made the files
-            # The first run starts the journal afresh; a later one continues the rewound one.
-            trial.recorder = TrialRecorder(
-                trial.path, fresh=trial.runs == 1, csv=spec.default_loggers
-            )
-        try:
-            trial.recorder.write(result)
-        except (TypeError, ValueError, RecursionError) as exc:  # a value JSON cannot hold
-            self._reject(trial, f"{type(exc).__name__}: {exc}")
+        problem = _record(spec, trial, event, self._checkpoints)
+        if problem is not None:
+            self._reject(trial, problem)
             return
-        if spec.remote is not None:
-            spec.remote.notify(trial.path)
-        if event.checkpoint_dirname:
-            self._checkpoints.record(trial, event.checkpoint_dirname, result)
-        trial.start_iteration = result["training_iteration"]
-        trial.start_time_total = result["time_total_s"]
         if self._check_searcher_metric and result["iterations_since_restore"] == 1:
             require_metric(result, spec.searcher.metric, spec.searcher)
         spec.searcher.on_trial_result(trial.trial_id, result)
@@ -472,47 +423,6 @@ class Controller:
             self._running.discard(trial_id)
             self._finish(self.trials[trial_id], TrialStatus.TERMINATED)
 
-    # -- the end ------------------------------------------------------------------------
-    def _teardown(self, quiet: bool = False) -> None:
-        """Stop the workers and write the final state, whatever fails on the way: each step
-        runs even if one before it raised, and the first error is raised at the end. When
-        ``quiet`` (an error ended the loop, and is the one to raise), errors here are only
-        printed."""
-        spec = self.spec
-        errors: list[BaseException] = []
-
-        def step(fn: Any) -> None:
-            try:
-                fn()
-            except BaseException as exc:  # noqa: BLE001 - raised below, after the rest ran
-                errors.append(exc)
-
-        step(spec.executor.shutdown)
-        step(self._checkpoints.close)  # every pruned checkpoint is gone before the last save
-        for trial in self.trials.values():
-            step(trial.close)
-        step(self._save_state)
-        if spec.remote is not None:
-            step(self._close_remote)
-        step(lambda: self._callbacks.on_experiment_end(self._view))
-        if errors and not quiet:
-            raise errors[0]
-        for exc in errors:
-            print(
-                f"Warning: while stopping the experiment: {type(exc).__name__}: {exc}",
-                file=sys.stderr,
-            )
-
-    def _close_remote(self) -> None:
-        remote = self.spec.remote
-        errors = remote.close()
-        if errors:
-            print(
-                f"Warning: not all of the experiment reached {remote.uri}; the complete copy "
-                f"is in {self.spec.experiment_path}:\n  " + "\n  ".join(errors),
-                file=sys.stderr,
-            )
-
     def _touch(self, trial: Trial) -> None:
         self._changed[trial.trial_id] = trial
         self._dirty = True
@@ -524,36 +434,33 @@ class Controller:
         self._dirty = False
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into the same clean stop as Ctrl-C."""
-
-
-class _SigtermGuard:
-    def __init__(self, previous: Any) -> None:
-        self.previous = previous
-        self.received = False
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        if not self.received:
-            self.received = True
-            raise _Terminated()
-
-    def restore(self) -> None:
-        signal.signal(signal.SIGTERM, self.previous)
-
-
-def _on_sigterm() -> _SigtermGuard | None:
-    """While the experiment runs, SIGTERM stops it as Ctrl-C does (workers stopped, state
-    written); then the signal is raised again for the handler that was there before (by
-    default, the process ends). Only the main thread can handle signals."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
+def _record(
+    spec: ExperimentSpec, trial: Trial, event: ResultEvent, checkpoints: CheckpointBook
+) -> str | None:
+    """Write a trial's result to its journal and record its checkpoint; the problem, if the
+    result cannot be written (then nothing is recorded)."""
+    result = event.result
+    if trial.recorder is None:  # opened at the first result: the worker made the files
+        # The first run starts the journal afresh; a later one continues the rewound one.
+        trial.recorder = TrialRecorder(trial.path, fresh=trial.runs == 1, csv=spec.default_loggers)
     try:
-        previous = signal.getsignal(signal.SIGTERM)
-        if previous is signal.SIG_IGN or previous is None:
-            return None  # SIGTERM is ignored, or handled outside Python: leave it so
-        guard = _SigtermGuard(previous)
-        signal.signal(signal.SIGTERM, guard)
-    except (ValueError, OSError):
-        return None
-    return guard
+        trial.recorder.write(result)
+    except (TypeError, ValueError, RecursionError) as exc:  # a value JSON cannot hold
+        return f"{type(exc).__name__}: {exc}"
+    if spec.remote is not None:
+        spec.remote.notify(trial.path)
+    if event.checkpoint_dirname:
+        checkpoints.record(trial, event.checkpoint_dirname, result)
+    trial.start_iteration = result["training_iteration"]
+    trial.start_time_total = result["time_total_s"]
+    return None
+
+
+def _rewind(trial: Trial) -> None:
+    """Before a restart: the trial's journal and counters go back to its latest checkpoint
+    (or to the start, without one)."""
+    iteration = checkpoint_iteration(trial)
+    last = rewind_journal(trial.path, iteration)
+    trial.start_iteration = iteration
+    trial.start_time_total = float(last.get("time_total_s", 0.0)) if last else 0.0
+    trial.last_result = {**last, "config": trial.config} if last else {}

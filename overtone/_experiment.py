@@ -143,3 +143,13 @@ def require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
             f"{type(who).__name__} needs; the result has {available}. Report it with "
             f"tune.report({{{missing[0]!r}: value}}), or set the right metric"
         )
+
+
+def resource_usage(executor: Executor, trials: dict[str, Trial], running: set[str]) -> list[str]:
+    """The progress output's line on the resources the running trials hold."""
+    total = executor.total_resources()
+    cpu = sum(trials[t].resources.cpu for t in running)
+    gpu = sum(trials[t].resources.gpu for t in running)
+    return [
+        f"Logical resource usage: {cpu:g}/{total.cpu:g} CPUs, {gpu:g}/{total.gpu:g} GPUs",
+    ]

@@ -15,6 +15,7 @@ import cloudpickle
 from overtone._controller import Controller
 from overtone._errors import TrialFailedError
 from overtone._experiment import ExperimentSpec
+from overtone._run_args import refuse, resume_from_config
 from overtone._state import ResumeMode, can_restore, parse_resume, restore_experiment
 from overtone._trial import Resources
 from overtone._trial_factory import check_fits
@@ -329,59 +330,6 @@ def _own_attrs(cls: type) -> set[str]:
     return names
 
 
-# tune.run keywords of Ray 2.x that Overtone refuses, each with what to use instead.
-_REFUSED = {
-    "export_formats": "save the model in a checkpoint (tune.report(..., checkpoint=...) or "
-    "Trainable.save_checkpoint)",
-    "restore": "restore an experiment with resume=... or tune.Tuner.restore(path); to start "
-    "trials from a checkpoint, pass its path in the config",
-    "server_port": "nothing: Overtone has no TuneServer; stop trials with a Stopper",
-    "chdir_to_trial_dir": "paths from tune.get_context().get_trial_dir() (the working "
-    "directory is never changed: only chdir_to_trial_dir=False is accepted)",
-    "sync_to_cloud": "storage_path='s3://...' with sync_config=tune.SyncConfig(...)",
-    "sync_to_driver": "storage_path='s3://...' with sync_config=tune.SyncConfig(...)",
-    "sync_on_checkpoint": "sync_config=tune.SyncConfig(sync_artifacts_on_checkpoint=...)",
-    "upload_dir": "storage_path='s3://...'",
-    "loggers": "callbacks=[...] with tune.logger's LoggerCallback classes",
-    "queue_trials": "nothing: trials wait for free resources anyway",
-    "global_checkpoint_period": "nothing: the experiment state is saved as it changes",
-    "ray_auto_init": "nothing: Overtone needs no ray.init()",
-    "run_errored_only": "resume='ERRORED_ONLY'",
-    "keep_checkpoints_num_per_trial": "checkpoint_config=tune.CheckpointConfig(num_to_keep=...)",
-    "trial_executor": "executor= (an Overtone executor, e.g. 'local' or 'dask://host:8786')",
-    "_remote": "nothing: tune.run always runs on this driver (omit _remote)",
-}
-
-
-def _refuse(kwargs: dict[str, Any]) -> None:
-    for key, value in kwargs.items():
-        if key in ("_remote", "chdir_to_trial_dir") and not value:
-            continue  # False/None asks for what happens anyway
-        if key in _REFUSED:
-            raise ValueError(
-                f"tune.run() got {key}={value!r}, which Overtone does not support; "
-                f"use {_REFUSED[key]} instead"
-            )
-        raise TypeError(f"tune.run() got an unexpected keyword argument {key!r}")
-
-
-def _resume_from_config(resume_config: Any) -> str:
-    """Ray's ``ResumeConfig`` (or a dict of its fields) as a ``resume=`` string."""
-    from overtone.config import ResumeConfig, ResumeType
-
-    if isinstance(resume_config, dict):
-        resume_config = ResumeConfig(**resume_config)
-    if not isinstance(resume_config, ResumeConfig):
-        raise TypeError(f"resume_config is {resume_config!r}, but must be a tune.ResumeConfig")
-    unfinished, errored = resume_config.unfinished, resume_config.errored
-    if unfinished is ResumeType.SKIP and errored is ResumeType.SKIP:
-        raise ValueError("resume_config skips unfinished and errored trials: nothing to resume")
-    suffix = {"RESUME": "+ERRORED", "RESTART": "+RESTART_ERRORED", "SKIP": ""}[errored.value]
-    if unfinished is ResumeType.SKIP:
-        suffix += "_ONLY"
-    return "AUTO" + suffix
-
-
 def run(
     run_or_experiment: Any,
     *,
@@ -438,7 +386,7 @@ def run(
     from overtone.analysis import ExperimentAnalysis
 
     args = dict(locals())
-    _refuse(ray_only)
+    refuse(ray_only)
     if _is_experiment(run_or_experiment):
         clash = sorted(_passed_locals(args) - {"name"})
         if clash:
@@ -460,7 +408,7 @@ def run(
     if resume_config is not None:
         if resume not in (None, False):
             raise ValueError("tune.run() got both resume and resume_config: pass one")
-        resume = _resume_from_config(resume_config)
+        resume = resume_from_config(resume_config)
     if isinstance(search_alg, str):
         from overtone.search._factories import create_searcher
 

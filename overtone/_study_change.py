@@ -16,9 +16,18 @@ that differ from those it was started with. The rules:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from overtone._errors import NotResumableError
+from overtone._trial_factory import TrialFactory
 from overtone.space import Domain, Function, is_grid_search
+
+if TYPE_CHECKING:
+    from collections import deque
+
+    from overtone._experiment import ExperimentSpec
+    from overtone._trial_state import Trial
 
 
 def space_key(space: Any) -> str:
@@ -86,3 +95,44 @@ def _searches(value: Any) -> bool:
     if isinstance(value, list):
         return any(_searches(v) for v in value)
     return False
+
+
+def continue_study(
+    spec: ExperimentSpec,
+    restored: Any,
+    trials: dict[str, Trial],
+    queue: deque[Trial],
+    prune: Callable[[Trial], Any],
+) -> TrialFactory:
+    """Take a restored experiment's trials into ``trials`` (the unfinished ones, in the new
+    space, into ``queue``) and its scheduler's and searcher's state into ``spec``'s; return
+    the trial factory that continues its naming."""
+    factory = TrialFactory(spec, restored.prefix, restored.count)
+    state = restored.search_state
+    if state is not None and "error" in state:
+        raise NotResumableError(
+            f"this experiment cannot be resumed: its searcher could not save its state "
+            f"({state['error']}); its finished trials are kept in {spec.experiment_path}"
+        )
+    # A param space other than the recorded one: the study changes.
+    changed = (
+        state is not None
+        and "space_key" in state
+        and state["space_key"] != space_key(spec.param_space)
+    )
+    for trial in restored.trials:
+        trials[trial.trial_id] = trial
+        prune(trial)  # marks which ones are the best
+        if changed and not config_fits(trial.config, spec.param_space):
+            trial.out_of_space = True
+        if not trial.status.is_finished() and not trial.out_of_space:
+            queue.append(trial)
+    if state is not None:
+        spec.scheduler.set_state(state["scheduler"])
+        if changed:  # a fresh searcher over the new space, told what is known
+            finished = [t.snapshot() for t in restored.trials if not t.out_of_space]
+            if spec.metric is not None:  # without one there is nothing to learn
+                spec.searcher.add_evaluated_trials(finished, spec.metric)
+        else:
+            spec.searcher.set_state(state["searcher"])
+    return factory

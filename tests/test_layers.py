@@ -21,10 +21,12 @@ CONTROLLER = {
     "_checkpoints",
     "_trial_factory",
     "_run",
+    "_run_args",
     "_tuner",
     "_classic",
     "_study_change",
     "_replay",
+    "_teardown",
 }
 BELOW_CONTROLLER = PLUGIN_BASE | {"storage", "runtime", "executors", "analysis", "search"}
 BELOW_CONTROLLER |= {"schedulers", "stopper", "callbacks", "logger", "progress"}

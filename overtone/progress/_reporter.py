@@ -16,8 +16,6 @@ Verbosity levels, as ``verbose`` in ``tune.run`` and ``RunConfig``:
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +47,7 @@ from overtone.progress._table import (
     status_counts,
     status_of,
 )
+from overtone.progress._terminal import count_rows, fit_rows, is_tty, terminal_size
 
 DEFAULT_METRIC_COLUMNS = {"training_iteration": "iter", "time_total_s": "total time (s)"}
 LIVE_REFRESH_S = 0.5
@@ -279,7 +278,7 @@ class CLIReporter(_StreamReporter):
     def report(self, trials: Sequence[FrozenTrial], done: bool, *sys_info: str) -> None:
         lines = self.progress_lines(trials, sys_info)
         out = self._out()
-        if not _is_tty(out):
+        if not is_tty(out):
             self._write("\n".join(lines) + "\n\n")
             return
         erase, held = self._erase(), self._take_held()
@@ -288,9 +287,9 @@ class CLIReporter(_StreamReporter):
             self._live_frame, self._live_rows = [], 0
             self._write(erase + held + "\n".join(lines) + "\n")
             return
-        columns, rows = _terminal_size(out)
-        self._live_frame = _fit_rows(lines, columns, rows - 1)
-        self._live_rows = _count_rows(self._live_frame, columns)
+        columns, rows = terminal_size(out)
+        self._live_frame = fit_rows(lines, columns, rows - 1)
+        self._live_rows = count_rows(self._live_frame, columns)
         self._write(erase + held + "\n".join(self._live_frame) + "\n")
 
     def print_line(self, text: str) -> None:
@@ -308,7 +307,7 @@ class CLIReporter(_StreamReporter):
             return
         self._last_draw = self._clock()
         self._write(self._erase() + self._take_held() + "\n".join(self._live_frame) + "\n")
-        self._live_rows = _count_rows(self._live_frame, _terminal_size(self._out())[0])
+        self._live_rows = count_rows(self._live_frame, terminal_size(self._out())[0])
 
     def _take_held(self) -> str:
         held, self._held = self._held, []
@@ -490,7 +489,7 @@ class CLIReporter(_StreamReporter):
     def _frequency(self) -> float:
         if self._max_report_frequency is not None:
             return self._max_report_frequency
-        return LIVE_REFRESH_S if _is_tty(self._out()) else self._log_frequency
+        return LIVE_REFRESH_S if is_tty(self._out()) else self._log_frequency
 
     def _erase(self) -> str:
         return _ERASE.format(n=self._live_rows) if self._live_rows else ""
@@ -538,39 +537,3 @@ def _as_columns(
     if isinstance(value, (list, tuple)):
         return {str(k): str(k) for k in value}
     raise TypeError(f"{name} is {value!r}, but must be a list of keys or a dict {{key: title}}")
-
-
-def _is_tty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-def _terminal_size(stream: Any) -> tuple[int, int]:
-    try:
-        size = os.get_terminal_size(stream.fileno())
-    except (AttributeError, ValueError, OSError):
-        size = shutil.get_terminal_size()
-    return max(1, size.columns), max(1, size.lines)
-
-
-def _count_rows(lines: Sequence[str], columns: int) -> int:
-    """Terminal rows the lines take once long ones wrap."""
-    return sum(max(1, math.ceil(len(line) / columns)) for line in lines)
-
-
-def _fit_rows(lines: list[str], columns: int, max_rows: int) -> list[str]:
-    """Cut a live frame to the terminal's height: lines above the top could not be redrawn."""
-    if _count_rows(lines, columns) <= max_rows or max_rows < 2:
-        return lines
-    kept: list[str] = []
-    used = 0
-    for line in lines:
-        rows = _count_rows([line], columns)
-        if used + rows > max_rows - 1:
-            break
-        kept.append(line)
-        used += rows
-    note = f"... {len(lines) - len(kept)} more lines (enlarge the terminal to see them)"
-    return [*kept, abbreviate(note, columns)]

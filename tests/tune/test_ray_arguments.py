@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from overtone import tune
-from overtone._run import _REFUSED
+from overtone._run_args import REFUSED
 from overtone.tune.experiment import Trial
 from overtone.tune.utils.log import Verbosity
 
@@ -36,7 +36,7 @@ def test_run_config_verbose_bool_becomes_a_level():
         tune.RunConfig(verbose=7)
 
 
-@pytest.mark.parametrize("keyword", sorted(_REFUSED))
+@pytest.mark.parametrize("keyword", sorted(REFUSED))
 def test_ray_keywords_overtone_does_not_honour_name_their_replacement(tmp_path, keyword):
     with pytest.raises(ValueError, match=rf"{keyword}=.*use .+ instead"):
         tune.run(quick, storage_path=str(tmp_path), **{keyword: "x"})
