@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from overtone._checks import check_mode, check_objectives
 from overtone._errors import ExperimentStateError, MetricNotFoundError
+from overtone.analysis._frames import (
+    SCOPES,
+    best_rows_frame,
+    pareto_front,
+    results_frame,
+    trial_frame,
+)
 from overtone.analysis._scores import (
     Score,
     existing_checkpoints,
@@ -28,8 +35,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 logger = logging.getLogger(__name__)
-
-SCOPES = ("last", "avg", "last-5-avg", "last-10-avg", "all")
 
 
 def _one_objective(name: str, value: Any, what: str = "this") -> None:
@@ -99,24 +104,11 @@ class ExperimentAnalysis:
     @property
     def results_df(self) -> pd.DataFrame:
         """One row per trial: its last result flattened with ``/``, indexed by ``trial_id``."""
-        import pandas as pd
-
-        if not self._trials:
-            return pd.DataFrame(index=pd.Index([], name="trial_id"))
-        rows = [flatten_dict(trial.last_result) for trial in self._trials]
-        return pd.DataFrame.from_records(rows, index="trial_id")
+        return results_frame(self._trials)
 
     def _trial_dataframe(self, trial: TrialRecord | str) -> pd.DataFrame:
         """Every result of one trial, flattened with ``/`` (read once, then cached)."""
-        import pandas as pd
-
-        record = self._find_trial(trial)
-        frame = self._dataframes.get(record.path)
-        if frame is None:
-            rows = [flatten_dict(result) for result in record.load_results()]
-            frame = pd.DataFrame(rows) if rows else pd.DataFrame()
-            self._dataframes[record.path] = frame
-        return frame
+        return trial_frame(self._find_trial(trial), self._dataframes)
 
     @property
     def trial_dataframes(self) -> dict[str, pd.DataFrame]:
@@ -130,27 +122,7 @@ class ExperimentAnalysis:
         ``config/...`` and its ``logdir``. The defaults are not used here, on purpose: the best
         row is only chosen when asked for.
         """
-        import pandas as pd
-
-        check_mode(mode)
-        if mode and not metric:
-            raise ValueError(f"mode is {mode!r}, but no metric was given to pick the rows by")
-        rows = []
-        for trial in self._trials:
-            frame = self._trial_dataframe(trial)
-            if frame.empty:
-                continue
-            position = len(frame) - 1
-            if metric and mode and metric in frame.columns:
-                values = pd.to_numeric(frame[metric], errors="coerce").reset_index(drop=True)
-                values = values.dropna()
-                if not values.empty:
-                    position = int(values.idxmax() if mode == "max" else values.idxmin())
-            row = frame.iloc[position].to_dict()
-            row.update(flatten_dict({"config": trial.config}))
-            row["logdir"] = trial.path
-            rows.append(row)
-        return pd.DataFrame(rows)
+        return best_rows_frame(self._trials, self._trial_dataframe, metric, mode)
 
     def get_all_configs(self, prefix: bool = False) -> dict[str, dict[str, Any]]:
         """Every trial's config by trial path; with ``prefix``, flattened as ``config/...``."""
@@ -397,37 +369,15 @@ class ExperimentAnalysis:
         """
         metrics = metric if metric is not None else self._default_metric
         modes = mode if mode is not None else self._default_mode
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        if not metrics or not modes:
-            raise ValueError(
-                "get_pareto_front needs metrics and modes: pass metric=[...] and mode=[...], "
-                "or give lists of them to tune.TuneConfig / tune.run"
-            )
-        metrics, modes = check_objectives(list(metrics), modes)
-        if isinstance(modes, str):
-            modes = [modes]
-        if scope not in SCOPES:
-            raise ValueError(f"scope is {scope!r}, but must be one of {list(SCOPES)}")
-        for name in metrics:
-            self._check_metric_reported(name)
-        trials, points = [], []
-        for trial in self._trials:
-            scores = [self._score(trial, m, md, scope) for m, md in zip(metrics, modes)]
-            if any(s is None for s in scores):
-                continue
-            values = [float(s) for s in scores]  # type: ignore[arg-type]
-            if filter_nan_and_inf and not all(math.isfinite(v) for v in values):
-                continue
-            values = [math.inf if v != v else v for v in values]  # NaN: the worst
-            trials.append(trial)
-            points.append([v if md == "min" else -v for v, md in zip(values, modes)])
-        if not trials:
-            return []
-        from overtone._pareto import pareto_mask  # numpy, loaded when a front is asked for
-
-        mask = pareto_mask(points)
-        return [trial for trial, on_front in zip(trials, mask) if on_front]
+        return pareto_front(
+            self._trials,
+            metrics,
+            modes,
+            scope,
+            filter_nan_and_inf,
+            self._check_metric_reported,
+            self._score,
+        )
 
     @property
     def pareto_front(self) -> list[TrialRecord]:
