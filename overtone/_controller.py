@@ -16,7 +16,7 @@ import time
 from collections import deque
 
 from overtone._checkpoints import CheckpointBook, checkpoint_iteration, latest_checkpoint
-from overtone._errors import TrialCannotStartError, TrialsHeldBackError
+from overtone._decisions import apply_restart, decide
 from overtone._experiment import (
     ExperimentSpec,
     TrialsView,
@@ -25,6 +25,7 @@ from overtone._experiment import (
     require_metric,
     resource_usage,
 )
+from overtone._queue import choose_queued, startable_held_back
 from overtone._state import StateWriter
 from overtone._study_change import continue_study
 from overtone._teardown import on_sigterm, teardown
@@ -63,10 +64,7 @@ class Controller:
         self._changed: dict[str, Trial] = {}  # since the last save
         self._iteration = 0
         self._start = time.time()
-        # The time budget runs on the executor's clock where it has one (a simulation's).
-        clock = getattr(spec.executor, "clock", None)
-        self._now = clock.time if callable(getattr(clock, "time", None)) else time.time
-        self._budget_start = self._now()
+        self._budget = _Budget(spec)
         self._fifo = type(spec.scheduler) is FIFOScheduler
         self._sync = not self._fifo or spec.stopper is not None
         self._check_metric = not self._fifo and spec.scheduler.metric is not None
@@ -120,7 +118,7 @@ class Controller:
                 self._start_trials()
                 if not self._running and not self._queue and self._search_done:
                     break
-                if self._stop_all or self._over_budget():
+                if self._stop_all or self._budget.over():
                     self._stop_everything()
                     break
                 if not self._running:
@@ -130,7 +128,7 @@ class Controller:
                     time.sleep(0.005)  # the searcher asked us to wait, with nothing running
                     self._tick()
                     continue
-                events = spec.executor.wait(0.0 if self._unsent else self._timeout())
+                events = spec.executor.wait(0.0 if self._unsent else self._budget.timeout())
                 if self._unsent:
                     events, self._unsent = [*self._unsent, *events], []
                 for event in events:
@@ -167,17 +165,6 @@ class Controller:
                     terminated.restore()
         if terminated is not None and terminated.received:
             signal.raise_signal(signal.SIGTERM)  # now the previous handler's turn
-
-    def _timeout(self) -> float:
-        timeout = _REPORT_INTERVAL_S
-        if self.spec.time_budget_s is not None:
-            left = self.spec.time_budget_s - (self._now() - self._budget_start)
-            timeout = max(0.0, min(timeout, left))
-        return timeout
-
-    def _over_budget(self) -> bool:
-        budget = self.spec.time_budget_s
-        return budget is not None and self._now() - self._budget_start >= budget
 
     def _tick(self) -> None:
         interval = max(_STATE_INTERVAL_S, _STATE_COST_FACTOR * self._state.last_duration)
@@ -220,34 +207,16 @@ class Controller:
     def _choose_queued(self) -> Trial | None:
         if self._fifo:
             return self._queue[0]
-        scheduler = self.spec.scheduler
-        for snap in scheduler.trials_to_stop([t.snapshot() for t in self._queue]):
-            trial = self.trials[snap.trial_id]
-            if trial in self._queue:
-                self._queue.remove(trial)
-                self._finish(trial, TrialStatus.TERMINATED)
-        if not self._queue:
-            return None
-        chosen = scheduler.choose_trial_to_run([t.snapshot() for t in self._queue])
-        if chosen is None:
-            return None
-        trial = self.trials[chosen.trial_id]
-        change = scheduler.pending_restart(chosen)
-        if change is not None:  # e.g. synchronous PBT's exploit, decided while it waited
-            self._queue.remove(trial)
-            self._restart(trial, change)  # puts it back at the front of the queue
-        return trial
+        return choose_queued(
+            self.spec.scheduler, self._queue, self.trials, self._finish, self._restart
+        )
 
     def _start_held_back(self) -> None:
         """Nothing runs, yet trials wait: ask the scheduler again (HyperBand answers None
         once, then closes its brackets), and start its choice or say why nothing can run."""
-        chosen = self._choose_queued()
-        if chosen is None and not self._queue:  # the scheduler ended them all
-            return
+        chosen = startable_held_back(self.spec, self._choose_queued(), self._queue)
         if chosen is None:
-            raise TrialsHeldBackError(type(self.spec.scheduler).__name__, len(self._queue))
-        if not self.spec.executor.can_start(chosen.resources):  # resources never free up
-            raise TrialCannotStartError(chosen.trial_name, chosen.resources.to_dict())
+            return
         self._queue.remove(chosen)
         self._launch(chosen)
 
@@ -298,29 +267,13 @@ class Controller:
             return
         result["config"] = trial.config
         trial.last_result = result
-        decision = Decision.STOP if result.get("done") else Decision.CONTINUE
-        stopper = spec.stopper
-        if stopper is not None:
-            if stopper(trial.trial_id, result):
-                decision = Decision.STOP
-            if stopper.stop_all():
-                decision = Decision.STOP
-                self._stop_all = True
         # One snapshot serves the scheduler and the callbacks (the progress lines among them):
         # none of the fields it holds change while this result is handled.
         snap = trial.snapshot() if (not self._fifo or self._callbacks) else None
-        if snap is not None and not self._fifo:
-            if self._check_metric and result["iterations_since_restore"] == 1:
-                require_metric(result, spec.scheduler.metric, spec.scheduler)
-            chosen = spec.scheduler.on_trial_result(snap, result)
-            if isinstance(chosen, TrialRestart):
-                if decision == Decision.CONTINUE:  # stop it now (a class trainable saves)
-                    trial.pending_restart = chosen
-                    decision = Decision.PAUSE
-            elif chosen == Decision.STOP or (
-                chosen == Decision.PAUSE and decision == Decision.CONTINUE
-            ):
-                decision = Decision(chosen)
+        scheduled = None if self._fifo else snap
+        decision, stop_all = decide(spec, trial, result, scheduled, self._check_metric)
+        if stop_all:
+            self._stop_all = True
         if decision != Decision.CONTINUE:
             trial.pending_decision = decision.value
         if self._sync:
@@ -343,15 +296,7 @@ class Controller:
 
     def _restart(self, trial: Trial, restart: TrialRestart) -> None:
         """Apply a scheduler's restart: new config, resources or starting checkpoint."""
-        trial.pending_restart = None
-        trial.close()
-        if restart.config is not None:
-            trial.config = restart.config
-        if restart.resources is not None:
-            trial.resources = Resources.coerce(restart.resources)
-        if restart.checkpoint is not None:
-            self._checkpoints.adopt(trial, restart.checkpoint)
-        trial.status = TrialStatus.PENDING
+        apply_restart(trial, restart, self._checkpoints)
         self._queue.appendleft(trial)
         self._touch(trial)
 
@@ -432,6 +377,28 @@ class Controller:
         self._state.save(self.trials.values(), self._search_done, self._interrupted, changed)
         self._changed.clear()
         self._dirty = False
+
+
+class _Budget:
+    """The experiment's time budget, on the executor's clock where it has one (a
+    simulation's)."""
+
+    def __init__(self, spec: ExperimentSpec) -> None:
+        clock = getattr(spec.executor, "clock", None)
+        self._now = clock.time if callable(getattr(clock, "time", None)) else time.time
+        self._start = self._now()
+        self._budget_s = spec.time_budget_s
+
+    def timeout(self) -> float:
+        """How long to wait for events: the report interval, or less if the budget ends."""
+        timeout = _REPORT_INTERVAL_S
+        if self._budget_s is not None:
+            left = self._budget_s - (self._now() - self._start)
+            timeout = max(0.0, min(timeout, left))
+        return timeout
+
+    def over(self) -> bool:
+        return self._budget_s is not None and self._now() - self._start >= self._budget_s
 
 
 def _record(

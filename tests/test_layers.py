@@ -15,6 +15,8 @@ LEAVES = {"overtone", "_trial", "_errors", "_dicts", "_checks", "checkpoint", "_
 PLUGIN_BASE = LEAVES | {"config", "space"}
 CONTROLLER = {
     "_controller",
+    "_decisions",
+    "_queue",
     "_experiment",
     "_trial_state",
     "_state",
