@@ -29,7 +29,7 @@ from overtone._queue import choose_queued, startable_held_back
 from overtone._state import StateWriter
 from overtone._study_change import continue_study
 from overtone._teardown import on_sigterm, teardown
-from overtone._trial import Resources, TrialStatus
+from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
 from overtone.executors._base import DoneEvent, ErrorEvent, ResultEvent
@@ -342,7 +342,6 @@ class Controller:
             self._stop_all = True
 
     def _finish(self, trial: Trial, status: TrialStatus) -> None:
-        spec = self.spec
         trial.status = status
         trial.close()
         if trial.last_result:
@@ -351,13 +350,7 @@ class Controller:
         self._touch(trial)
         self._iteration += 1
         error = status == TrialStatus.ERROR
-        spec.searcher.on_trial_complete(trial.trial_id, trial.last_result or None, error=error)
-        snap = trial.snapshot()
-        if not self._fifo:
-            if error:
-                spec.scheduler.on_trial_error(snap)
-            else:
-                spec.scheduler.on_trial_complete(snap, trial.last_result or None)
+        snap = _tell_ended(self.spec, trial, error, self._fifo)
         if self._callbacks:
             hook = self._callbacks.on_trial_error if error else self._callbacks.on_trial_complete
             hook(self._iteration, self._view, snap)
@@ -377,6 +370,18 @@ class Controller:
         self._state.save(self.trials.values(), self._search_done, self._interrupted, changed)
         self._changed.clear()
         self._dirty = False
+
+
+def _tell_ended(spec: ExperimentSpec, trial: Trial, error: bool, fifo: bool) -> FrozenTrial:
+    """Tell the searcher and scheduler (unless FIFO) that ``trial`` ended; its snapshot."""
+    spec.searcher.on_trial_complete(trial.trial_id, trial.last_result or None, error=error)
+    snap = trial.snapshot()
+    if not fifo:
+        if error:
+            spec.scheduler.on_trial_error(snap)
+        else:
+            spec.scheduler.on_trial_complete(snap, trial.last_result or None)
+    return snap
 
 
 class _Budget:
