@@ -1,8 +1,9 @@
-"""Argument checks and optional imports that every layer shares."""
+"""Argument checks, the number test and optional imports that every layer shares."""
 
 from __future__ import annotations
 
 import importlib
+import numbers
 from typing import Any
 
 
@@ -65,3 +66,8 @@ def import_optional(module: str, user: str, extra: str, package: str | None = No
             f"{user} needs {package or module}: pip install 'overtone[{extra}]'",
             name=module,
         ) from exc
+
+
+def is_number(value: Any) -> bool:
+    """A real number (ints, floats, numpy scalars), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)

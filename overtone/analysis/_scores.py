@@ -10,13 +10,10 @@ import os
 from fractions import Fraction
 from typing import Any
 
+from overtone._checks import is_number
 from overtone.checkpoint import Checkpoint
 
 logger = logging.getLogger("overtone.analysis")
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 Score = float | int | Fraction  # exact where a float cannot hold the value

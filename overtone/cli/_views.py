@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from overtone._checks import is_number
 from overtone._dicts import flatten, lookup
 from overtone._errors import ExperimentStateError
 from overtone._trial import TrialStatus
@@ -54,10 +55,6 @@ def _parse_lines(data: bytes) -> list[dict[str, Any]]:
             except ValueError:
                 continue
     return [row for row in rows if isinstance(row, dict)]
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def finite(value: Any) -> Any:

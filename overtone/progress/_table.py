@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from overtone._checks import check_mode
+from overtone._checks import check_mode, is_number
 from overtone._dicts import flatten, lookup
 from overtone._trial import FrozenTrial, TrialStatus
 from overtone.storage._layout import ERROR_FILE
@@ -44,10 +44,6 @@ _ASCII = {
     "horizontal": "-",
     "vertical": "|",
 }
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def format_number(value: Any) -> str:

@@ -11,7 +11,6 @@ constants are left for the controller.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
-from overtone._checks import check_mode
+from overtone._checks import check_mode, is_number
 from overtone.search._base import Searcher
 from overtone.space._domains import (
     Categorical,
@@ -288,8 +287,8 @@ def check_points(
             f"{len(listed)} points_to_evaluate"
         )
     for i, reward in enumerate(rewards):
-        ok = _is_number(reward) or (
-            multi and isinstance(reward, (list, tuple)) and all(_is_number(r) for r in reward)
+        ok = is_number(reward) or (
+            multi and isinstance(reward, (list, tuple)) and all(is_number(r) for r in reward)
         )
         if not ok:
             kind = "a number or a list of numbers" if multi else "a number"
@@ -297,16 +296,12 @@ def check_points(
     return listed, rewards
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def metric_value(result: dict[str, Any] | None, metric: str) -> float | None:
     """The finite float value of ``metric`` in ``result``, or None."""
     if not result or metric not in result:
         return None
     value = result[metric]
-    if not _is_number(value) or not math.isfinite(float(value)):
+    if not is_number(value) or not math.isfinite(float(value)):
         return None
     return float(value)
 

@@ -10,7 +10,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from overtone._checks import check_mode
+from overtone._checks import check_mode, is_number
 from overtone._dicts import lookup
 from overtone.stopper._base import Stopper
 
@@ -34,12 +34,8 @@ def _flat_keys(result: Mapping[str, Any], prefix: str = "") -> list[str]:
     return keys
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check_number(name: str, value: Any, rule: str, ok: Callable[[float], bool]) -> None:
-    if not _is_number(value) or not ok(value):
+    if not is_number(value) or not ok(value):
         raise ValueError(f"{name} is {value!r}, but must be {rule}")
 
 
@@ -72,7 +68,7 @@ class MaximumIterationStopper(Stopper):
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         iteration = result.get("training_iteration")
-        if _is_number(iteration):
+        if is_number(iteration):
             self._iter[trial_id] = int(iteration)
         else:
             self._iter[trial_id] += 1
@@ -126,7 +122,7 @@ class TrialPlateauStopper(Stopper):
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         self._iter[trial_id] += 1
         value = _lookup(result, self._metric)
-        if not _is_number(value):
+        if not is_number(value):
             return False
         window = self._values[trial_id]
         window.append(float(value))
@@ -193,7 +189,7 @@ class ExperimentPlateauStopper(Stopper):
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         value = _lookup(result, self._metric)
-        if not _is_number(value) or math.isnan(value):
+        if not is_number(value) or math.isnan(value):
             return self.stop_all()
         values = sorted([*self._top_values, float(value)])
         self._top_values = values[: self._top] if self._mode == "min" else values[-self._top :]
@@ -233,7 +229,7 @@ class TimeoutStopper(Stopper):
     ) -> None:
         if isinstance(timeout, datetime.timedelta):
             seconds = timeout.total_seconds()
-        elif _is_number(timeout):
+        elif is_number(timeout):
             seconds = float(timeout)
         else:
             raise ValueError(
