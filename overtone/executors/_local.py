@@ -1,6 +1,8 @@
 """The default executor: trials run in worker processes on this machine.
 
-Workers are reused between trials, so starting a trial costs one message, not one process.
+Workers are reused between trials, so starting a trial costs one message, not one process;
+and they are forked from a copy of the driver (``_forkserver``), so starting one costs a few
+milliseconds rather than an interpreter's start-up and imports.
 A worker that ran with some GPUs visible is only reused for trials given the same GPUs,
 because CUDA reads ``CUDA_VISIBLE_DEVICES`` once per process.
 """
@@ -15,6 +17,7 @@ from multiprocessing.connection import Connection, wait
 
 from overtone._trial import Decision, Resources
 from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, ResultEvent
+from overtone.executors._forkserver import ForkServer, check_start_method, choose_start_method
 from overtone.executors._messages import Exit, LoadTrainable, RunTrial
 from overtone.executors._pool import ResourcePool
 from overtone.executors._process import ChildProcess, child_env
@@ -49,12 +52,18 @@ class _Worker(ChildProcess):
     """A worker process; it exits at once when the write end of its life pipe, which only
     the driver holds, closes (the driver died, even by SIGKILL)."""
 
-    def __init__(self, gpu_key: tuple[int, ...], env: dict[str, str]) -> None:
+    def __init__(
+        self, gpu_key: tuple[int, ...], env: dict[str, str], fork_server: ForkServer | None
+    ) -> None:
         life_r, life_w = os.pipe()
         env = {**env, "OVERTONE_PARENT_PID": str(os.getpid())}
         try:
             super().__init__(
-                "overtone.executors._worker", env, "the worker process", pass_fds=(life_r,)
+                "overtone.executors._worker",
+                env,
+                "the worker process",
+                pass_fds=(life_r,),
+                fork_server=fork_server,
             )
         except BaseException:
             os.close(life_w)
@@ -84,6 +93,12 @@ class LocalExecutor(Executor):
         num_gpus: GPUs to hand out (default: detected; set it to test GPU placement).
         resources: custom resources, e.g. ``{"license": 2}``.
         reuse_workers: keep worker processes alive between trials.
+        start_method: how workers start. ``"fork"``: forked, in a few milliseconds each,
+            from a copy of the driver made when the experiment starts, so they have what the
+            driver had imported (``_forkserver``); ``"spawn"``: each a new interpreter that
+            imports what it needs. ``"auto"`` (the default) forks unless the driver imported
+            TensorFlow, JAX or MXNet or initialised CUDA, which a fork cannot carry over;
+            the ``OVERTONE_WORKER_START`` environment variable can set ``fork`` or ``spawn``.
     """
 
     def __init__(
@@ -92,6 +107,7 @@ class LocalExecutor(Executor):
         num_gpus: int | None = None,
         resources: dict[str, float] | None = None,
         reuse_workers: bool = True,
+        start_method: str = "auto",
     ) -> None:
         self.num_cpus = float(detect_cpus() if num_cpus is None else num_cpus)
         self.num_gpus = detect_gpus() if num_gpus is None else int(num_gpus)
@@ -101,6 +117,8 @@ class LocalExecutor(Executor):
             raise ValueError(f"num_gpus is {num_gpus}, but must be >= 0")
         self.custom = dict(resources or {})
         self.reuse_workers = reuse_workers
+        self.start_method = check_start_method(start_method)
+        self._fork_server: ForkServer | None = None
         self.prepares_ahead = reuse_workers  # a worker with a spare folder exits cleanly
         self._pool = ResourcePool(self.num_cpus, self.num_gpus, self.custom)
         self._key = ""
@@ -113,6 +131,13 @@ class LocalExecutor(Executor):
     # -- Executor interface -------------------------------------------------------------
     def setup(self, trainable_key: str, trainable_blob: bytes) -> None:
         self._key, self._blob = trainable_key, trainable_blob
+        if self._fork_server is None and choose_start_method(self.start_method)[0] == "fork":
+            from overtone.executors._worker import forked_main
+
+            try:
+                self._fork_server = ForkServer(forked_main)
+            except OSError:  # out of processes or memory: new interpreters may still start
+                self._fork_server = None
         # Start the workers now, so that their interpreter start-up and the unpickling of
         # the trainable overlap with the driver's own set-up.
         for _ in range(min(int(self.num_cpus), 8) - len(self._idle)):
@@ -207,6 +232,9 @@ class LocalExecutor(Executor):
         for worker in self._idle:
             worker.conn.close()
             worker.close_life()
+        if self._fork_server is not None:  # after the idle workers' goodbyes
+            self._fork_server.close()
+            self._fork_server = None
         self._by_conn.clear()
         self._idle.clear()
         self._busy.clear()
@@ -244,4 +272,11 @@ class LocalExecutor(Executor):
         return worker
 
     def _spawn(self, gpus: tuple[int, ...]) -> _Worker:
-        return _Worker(gpus, child_env(self._base_env, ",".join(map(str, gpus))))
+        env = child_env(self._base_env, ",".join(map(str, gpus)))
+        if self._fork_server is not None:
+            try:
+                return _Worker(gpus, env, self._fork_server)
+            except OSError:  # the fork server died or cannot fork: start interpreters
+                self._fork_server.close()
+                self._fork_server = None
+        return _Worker(gpus, env, None)

@@ -14,6 +14,10 @@ import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from overtone.executors._forkserver import ForkedProcess, ForkServer
 
 _PR_SET_PDEATHSIG = 1
 
@@ -30,7 +34,8 @@ def child_env(base: dict[str, str], cuda: str) -> dict[str, str]:
 
 
 class ChildProcess:
-    """``python -m MODULE CONN_FD [FD ...]``: a child that speaks over ``conn``.
+    """``python -m MODULE CONN_FD [FD ...]``, or a fork from ``fork_server``: a child that
+    speaks over ``conn``.
 
     Args:
         module: the module to run.
@@ -38,18 +43,28 @@ class ChildProcess:
         label: what it is called in messages ("the worker process").
         pass_fds: further file descriptors it inherits; their numbers follow CONN_FD on its
             command line. The caller closes its copies.
+        fork_server: fork it from there (``_forkserver``) rather than start an interpreter.
     """
 
     def __init__(
-        self, module: str, env: dict[str, str], label: str, pass_fds: tuple[int, ...] = ()
+        self,
+        module: str,
+        env: dict[str, str],
+        label: str,
+        pass_fds: tuple[int, ...] = (),
+        fork_server: ForkServer | None = None,
     ) -> None:
         parent, child = socket.socketpair()
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", module, *map(str, (child.fileno(), *pass_fds))],
-                pass_fds=(child.fileno(), *pass_fds),
-                env=env,
-            )
+            self.proc: subprocess.Popen[bytes] | ForkedProcess
+            if fork_server is not None:  # it runs its worker_main instead of ``module``
+                self.proc = fork_server.spawn(env, (child.fileno(), *pass_fds))
+            else:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", module, *map(str, (child.fileno(), *pass_fds))],
+                    pass_fds=(child.fileno(), *pass_fds),
+                    env=env,
+                )
         except BaseException:
             parent.close()
             raise

@@ -1,9 +1,9 @@
 """The worker process: receives trials from the driver and runs them one at a time.
 
 Started by the local executor as ``python -m overtone.executors._worker FD`` where FD is
-its end of a socket pair; it speaks the protocol of ``_messages`` (``LoadTrainable``,
-``RunTrial`` and ``Exit`` in; events, and ``Bye``, out; a ``Decision`` after each result it
-waits on).
+its end of a socket pair, or forked by its fork server (:func:`forked_main`); it speaks the
+protocol of ``_messages`` (``LoadTrainable``, ``RunTrial`` and ``Exit`` in; events, and
+``Bye``, out; a ``Decision`` after each result it waits on).
 """
 
 from __future__ import annotations
@@ -129,6 +129,19 @@ def serve(conn: Connection) -> None:
                 pass
             release_kept()
             return
+
+
+def forked_main(fds: list[int], env: dict[str, str]) -> None:
+    """A worker forked by the fork server (``_forkserver``): ``fds`` are its connection and
+    its life pipe's read end."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.environ.pop("OVERTONE_PARENT_PID", None)  # its parent is the fork server
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(fds[1], None)
+    serve(Connection(fds[0]))
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def main() -> None:

@@ -191,6 +191,26 @@ class ExperimentLock:
             self._remote = None
 
 
+def _drop_in_child() -> None:
+    """In a forked child (the local executor forks its workers): let go of the locks. A
+    ``flock`` holds while any copy of its descriptor is open, so a worker that outlives the
+    run would keep the experiment locked. The descriptor is pointed at ``/dev/null`` rather
+    than closed, so that its number is never reused behind the file object's back."""
+    for lock in list(_held.values()):
+        f = lock._file
+        if f is not None:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, f.fileno())
+                os.close(null)
+            except (OSError, ValueError):
+                pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_in_child)
+
+
 def lock_experiment(
     experiment_path: str, remote_uri: str | None = None, filesystem: Any = None
 ) -> ExperimentLock:
