@@ -532,5 +532,20 @@ def main() -> None:
     serve(conn)
 
 
+def forked_main(fds: list[int], env: dict[str, str]) -> None:
+    """A trial process forked by the Dask worker's fork server (``_forkserver``): ``fds``
+    are its connection and its life pipe's read end."""
+    os.environ.clear()
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, _ignore)
+    signal.signal(signal.SIGTERM, _ignore)
+    threading.Thread(target=_exit_when_orphaned, args=(fds[1],), daemon=True).start()
+    from overtone.executors._worker import serve
+
+    serve(Connection(fds[0]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 if __name__ == "__main__":
     main()

@@ -32,6 +32,7 @@ from distributed import WorkerPlugin, get_worker
 from distributed.comm import get_address_host
 
 from overtone.executors import _dask_channel as channel
+from overtone.executors._forkserver import ForkServer, choose_start_method
 from overtone.executors._messages import (
     Beat,
     DoneEvent,
@@ -51,6 +52,8 @@ _FETCH_TIMEOUT_S = 300.0
 _BATCH = 256  # messages relayed from one trial process before looking at the driver again
 
 _lock = threading.Lock()
+_forks: ForkServer | None = None  # forks trial processes (``_fork_server()``)
+_no_forks = False  # this worker starts them as new interpreters
 _blobs: dict[str, bytes] = {}  # trainable key -> pickled trainable, per worker process
 _fetching: dict[str, threading.Event] = {}  # set when the task fetching the key is done
 _idle: list[_TrialProcess] = []  # trial processes waiting for their next trial
@@ -66,10 +69,22 @@ class _TrialProcess(ChildProcess):
     def __init__(self, cuda: str) -> None:
         life_r, life_w = os.pipe()
         env = child_env(dict(os.environ), cuda)
+        forks = _fork_server()
         try:
-            super().__init__(
-                "overtone.executors._dask_channel", env, "the trial process", pass_fds=(life_r,)
-            )
+            try:
+                super().__init__(
+                    "overtone.executors._dask_channel",
+                    env,
+                    "the trial process",
+                    pass_fds=(life_r,),
+                    fork_server=forks,
+                )
+            except OSError:
+                if forks is None:
+                    raise
+                super().__init__(  # the fork server failed it: a new interpreter, then
+                    "overtone.executors._dask_channel", env, "the trial process", (life_r,)
+                )
         except BaseException:
             os.close(life_w)
             raise
@@ -85,6 +100,25 @@ class _TrialProcess(ChildProcess):
         if self._life_w is not None:
             os.close(self._life_w)
             self._life_w = None
+
+
+def _fork_server() -> ForkServer | None:
+    """This Dask worker's fork server, started on first use and kept for the worker's life
+    (experiments on one cluster may overlap); ``None`` where trial processes must start as
+    new interpreters (see ``choose_start_method``)."""
+    global _forks, _no_forks
+    with _lock:
+        if _forks is not None and _forks.alive():
+            return _forks
+        if _no_forks or choose_start_method("auto")[0] == "spawn":
+            _no_forks = True
+            return None
+        try:
+            _forks = ForkServer(channel.forked_main, close_fds=True)
+        except OSError:
+            _no_forks = True
+            return None
+        return _forks
 
 
 def _checkout(cuda: str) -> _TrialProcess:

@@ -145,9 +145,14 @@ class ForkServer:
     Args:
         worker_main: what a forked worker runs, with the descriptors passed to
             :meth:`spawn` and its environment; the worker ends when it returns.
+        close_fds: close every descriptor but the standard streams in the fork server, so
+            that its workers hold none of the parent's (a Dask worker's connections, whose
+            copies would keep them open after the Dask worker closed them). The local
+            executor keeps the driver's, as any fork does: a trial may log to a file that
+            the driver's logging opened.
     """
 
-    def __init__(self, worker_main: WorkerMain) -> None:
+    def __init__(self, worker_main: WorkerMain, close_fds: bool = False) -> None:
         self._worker_main = worker_main
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         life_r, self._life_w = os.pipe()
@@ -167,6 +172,8 @@ class ForkServer:
                 try:
                     self._sock.close()
                     os.close(self._life_w)
+                    if close_fds:
+                        _close_all_but(0, 1, 2, theirs.fileno(), life_r)
                     _serve(theirs, life_r, worker_main)
                     code = 0
                 finally:
@@ -205,6 +212,13 @@ class ForkServer:
             raise OSError(-pid, f"the fork server could not fork: {os.strerror(-pid)}")
         return ForkedProcess(pid, fds[0])
 
+    def alive(self) -> bool:
+        try:
+            pid, _status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return pid == 0
+
     def close(self) -> None:
         """End the fork server; its workers end with it (their parent-death signal)."""
         with contextlib.suppress(OSError):
@@ -235,6 +249,17 @@ def _serve(sock: socket.socket, life_r: int, worker_main: WorkerMain) -> None:
             return  # the driver is gone
         if sock in ready and not _fork_one(sock, status, worker_main, (life_r, wake_r, wake_w)):
             return  # the driver closed its end
+
+
+def _close_all_but(*keep: int) -> None:
+    """Close every open descriptor not in ``keep`` (their Python objects are frozen and never
+    finalised here, so a number reused later is never closed behind its new owner's back)."""
+    gc.freeze()
+    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+        fd = int(name)
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _reap(status: dict[int, int]) -> None:

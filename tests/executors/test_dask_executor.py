@@ -39,12 +39,18 @@ def _task_state():
 
 
 def _trial_processes():
+    """This Dask worker's trial processes: started as interpreters, or forked by its fork
+    server (which itself stays for the worker's life)."""
     import psutil
 
+    from overtone.executors import _dask_task
+
+    server = _dask_task._forks.pid if _dask_task._forks is not None else None
     return [
         p.pid
         for p in psutil.Process().children(recursive=True)
-        if "overtone.executors._dask_channel" in " ".join(p.cmdline())
+        if p.pid != server
+        and (p.ppid() == server or "overtone.executors._dask_channel" in " ".join(p.cmdline()))
     ]
 
 
@@ -267,6 +273,31 @@ def test_the_trainable_goes_to_each_worker_once_and_nothing_stays(tmp_path, dask
     while any(on_workers(dask_cluster, _trial_processes).values()):
         assert time.time() < deadline, on_workers(dask_cluster, _trial_processes)
         time.sleep(0.1)
+
+
+def parent_of_trial(config):
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    tune.report(ppid=os.getppid(), sockets=sum(link.startswith("socket:") for link in links))
+
+
+def test_trial_processes_are_forked_without_the_workers_connections(tmp_path, dask_cluster):
+    """Forked from a fork server in each Dask worker, trial processes hold none of the Dask
+    worker's sockets: only their own connection (and the fork server's status pipe)."""
+    workers = set(on_workers(dask_cluster, os.getpid).values())
+    analysis = run(
+        parent_of_trial,
+        tmp_path,
+        DaskExecutor(dask_cluster.address),
+        config={"x": tune.grid_search([0, 1, 2])},
+    )
+    results = [t.last_result for t in analysis.trials]
+    assert all(r["ppid"] not in workers for r in results), (results, workers)
+    assert all(r["sockets"] == 1 for r in results), results
 
 
 def test_the_executor_can_run_several_experiments(tmp_path, dask_cluster):
