@@ -1,7 +1,8 @@
 """Where trials run: the executor interface, local worker processes, and Dask clusters.
 
-``DaskExecutor`` is imported on first use, so that ``distributed`` is only needed by those
-who use it.
+The executors are imported on first use: ``DaskExecutor`` so that ``distributed`` is only
+needed by those who use it, and all of them so that a Dask worker, which imports this package
+for the trial side of the Dask executor, does not import the local ones too.
 """
 
 from __future__ import annotations
@@ -10,11 +11,19 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from overtone.executors._base import DoneEvent, ErrorEvent, Event, Executor, ResultEvent
-from overtone.executors._local import LocalExecutor
-from overtone.executors._simulated import CurveTable, SimulatedClock, SimulatedExecutor
 
 if TYPE_CHECKING:
     from overtone.executors._dask import DaskExecutor
+    from overtone.executors._local import LocalExecutor
+    from overtone.executors._simulated import CurveTable, SimulatedClock, SimulatedExecutor
+
+_LAZY = {
+    "DaskExecutor": "overtone.executors._dask",
+    "LocalExecutor": "overtone.executors._local",
+    "CurveTable": "overtone.executors._simulated",
+    "SimulatedClock": "overtone.executors._simulated",
+    "SimulatedExecutor": "overtone.executors._simulated",
+}
 
 __all__ = [
     "DaskExecutor",
@@ -32,11 +41,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "DaskExecutor":
-        from overtone.executors._dask import DaskExecutor
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return DaskExecutor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def make_executor(value: Any) -> Executor:
@@ -48,6 +58,8 @@ def make_executor(value: Any) -> Executor:
     ``SLURMCluster`` ...).
     """
     if value is None or (isinstance(value, str) and value == "local"):
+        from overtone.executors._local import LocalExecutor
+
         return LocalExecutor()
     if isinstance(value, Executor):
         return value

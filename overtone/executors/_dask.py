@@ -140,14 +140,13 @@ class DaskExecutor(Executor):
 
     # -- Executor interface ---------------------------------------------------------------
     def setup(self, trainable_key: str, trainable_blob: bytes) -> None:
-        from overtone.executors._dask_task import PreemptionPlugin, prestart
+        from overtone.executors._dask_task import PreemptionPlugin
 
         client = self.client
         try:
             self._key, self._blob = trainable_key, trainable_blob
             client.register_plugin(PreemptionPlugin(), name=PreemptionPlugin.name)
             self._cluster.refresh(force=True)
-            self._cluster.run_on_workers(prestart, timeout=10.0)
             host = self.driver_host or route_to(client.scheduler.address)
             self._listener = channel.Listener(
                 host, self.driver_port, self._authkey, security=client.security

@@ -519,20 +519,6 @@ def probe(
     return problems
 
 
-def prestart(dask_worker: Any = None) -> int:
-    """Run on every worker when an experiment starts: start trial processes (without GPUs)
-    now, so that their interpreter start-up overlaps with the driver's set-up."""
-    want = min(4, _threads(dask_worker)) if dask_worker is not None else 1
-    with _lock:
-        have = sum(1 for p in _idle if p.cuda == "")
-    started = []
-    for _ in range(want - have):
-        started.append(_TrialProcess(""))
-    with _lock:
-        _idle.extend(started)
-    return len(started)
-
-
 def forget(key: str) -> dict[str, int]:
     """Run on every worker at the end of an experiment: drop its trainable and trial
     processes (they hold the trainable, and the next experiment starts fresh ones)."""
@@ -545,6 +531,12 @@ def forget(key: str) -> dict[str, int]:
             proc.conn.send(Exit())
         except OSError:
             pass
+    if idle:  # they remove their spare folders and exit; the driver need not wait for it
+        threading.Thread(target=_reap_idle, args=(idle,), daemon=True).start()
+    return dict(_stats)
+
+
+def _reap_idle(idle: list[_TrialProcess]) -> None:
     deadline = time.monotonic() + 2.0
     for proc in idle:
         try:
@@ -552,4 +544,3 @@ def forget(key: str) -> dict[str, int]:
         except subprocess.TimeoutExpired:
             pass
         proc.kill()
-    return dict(_stats)

@@ -33,6 +33,7 @@ import pickle
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -145,11 +146,10 @@ class ForkServer:
     Args:
         worker_main: what a forked worker runs, with the descriptors passed to
             :meth:`spawn` and its environment; the worker ends when it returns.
-        close_fds: close every descriptor but the standard streams in the fork server, so
-            that its workers hold none of the parent's (a Dask worker's connections, whose
-            copies would keep them open after the Dask worker closed them). The local
-            executor keeps the driver's, as any fork does: a trial may log to a file that
-            the driver's logging opened.
+        close_fds: detach every descriptor but the standard streams in the fork server (see
+            :func:`_detach_fds`), so that its workers hold none of the parent's. Without it,
+            regular files stay shared, as in any fork (a trial may log to a file that the
+            driver's logging opened), and everything else (sockets, pipes) is detached.
     """
 
     def __init__(self, worker_main: WorkerMain, close_fds: bool = False) -> None:
@@ -172,8 +172,7 @@ class ForkServer:
                 try:
                     self._sock.close()
                     os.close(self._life_w)
-                    if close_fds:
-                        _close_all_but(0, 1, 2, theirs.fileno(), life_r)
+                    _detach_fds((0, 1, 2, theirs.fileno(), life_r), files_too=close_fds)
                     _serve(theirs, life_r, worker_main)
                     code = 0
                 finally:
@@ -251,15 +250,28 @@ def _serve(sock: socket.socket, life_r: int, worker_main: WorkerMain) -> None:
             return  # the driver closed its end
 
 
-def _close_all_but(*keep: int) -> None:
-    """Close every open descriptor not in ``keep`` (their Python objects are frozen and never
-    finalised here, so a number reused later is never closed behind its new owner's back)."""
-    gc.freeze()
-    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+def _detach_fds(keep: tuple[int, ...], files_too: bool) -> None:
+    """Point the inherited descriptors not in ``keep`` at ``/dev/null``: sockets, pipes and
+    the like always (another executor's connections and life pipes, whose copies here would
+    keep them open after the driver closed them; a server's listening socket), regular files
+    only with ``files_too``. Not closed: a Python object of the parent's may still hold the
+    number, and a closed number is reused, so that object would read or write someone
+    else's descriptor; ``/dev/null`` only ever fails or swallows."""
+    if not os.path.isdir("/proc/self/fd"):
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd not in keep:
+        if fd in keep or fd == null:
+            continue
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            continue
+        if files_too or not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISDIR(mode)):
             with contextlib.suppress(OSError):
-                os.close(fd)
+                os.dup2(null, fd)
+    os.close(null)
 
 
 def _reap(status: dict[int, int]) -> None:

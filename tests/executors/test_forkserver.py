@@ -152,3 +152,23 @@ def test_forked_workers_do_not_keep_the_experiment_locked(tmp_path):
     assert [t.last_result["locks"] for t in analysis.trials] == [0, 0]
     with open(tmp_path / "exp" / ".overtone-lock", "a+") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the run is over
+
+
+def test_a_second_fork_server_does_not_keep_the_first_one_alive():
+    """The second fork server is a copy of a driver that holds the first one's socket and
+    life pipe: unless it lets go of them, the first never sees its driver close them."""
+    import threading
+
+    import cloudpickle
+
+    first = LocalExecutor(num_cpus=1, start_method="fork")
+    second = LocalExecutor(num_cpus=1, start_method="fork")
+    first.setup("first", cloudpickle.dumps(_draws))
+    second.setup("second", cloudpickle.dumps(_draws))
+    try:
+        ended = threading.Thread(target=first.shutdown, daemon=True)
+        ended.start()
+        ended.join(20)
+        assert not ended.is_alive(), "the first executor's shutdown hangs"
+    finally:
+        second.shutdown()
