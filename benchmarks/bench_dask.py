@@ -103,10 +103,21 @@ WORKLOADS = [
 ]
 
 
+# Dask settings for many workers on few cores (``LocalDaskCluster(lean=True)``, with
+# ``--no-nanny``): an idle worker otherwise samples its own stack every 10 ms (the profiler)
+# and checks its event loop every 20 ms, which with 64 workers on 2 cores keeps the machine
+# busy before any task runs.
+LEAN_ENV = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+}
+
+
 class LocalDaskCluster:
     """A scheduler and 2 single-thread workers, each a subprocess in its own session."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, lean: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix="overtone-bench-dask-")
         self.procs: list[subprocess.Popen[bytes]] = []
         scheduler_file = os.path.join(self.dir, "scheduler.json")
@@ -149,18 +160,25 @@ class LocalDaskCluster:
                     "0",
                     "--local-directory",
                     os.path.join(self.dir, "work"),
-                ]
+                    *(["--no-nanny"] if lean else []),
+                ],
+                LEAN_ENV if lean else None,
             )
         from distributed import Client
 
         with Client(self.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=60)
 
-    def _spawn(self, argv: list[str]) -> None:
+    def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = open(os.path.join(self.dir, f"{len(self.procs)}.log"), "wb")
         self.procs.append(
             subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.dir
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.dir,
+                env={**os.environ, **(env or {})},
             )
         )
         log.close()

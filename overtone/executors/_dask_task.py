@@ -114,7 +114,9 @@ def _fork_server() -> ForkServer | None:
             _no_forks = True
             return None
         try:
-            _forks = ForkServer(channel.forked_main, close_fds=True)
+            _forks = ForkServer(
+                channel.forked_main, close_fds=True, preload=("overtone.executors._worker",)
+            )
         except OSError:
             _no_forks = True
             return None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import io
 import os
 import pickle
@@ -150,9 +151,13 @@ class ForkServer:
             :func:`_detach_fds`), so that its workers hold none of the parent's. Without it,
             regular files stay shared, as in any fork (a trial may log to a file that the
             driver's logging opened), and everything else (sockets, pipes) is detached.
+        preload: modules the fork server imports before it forks anything, so that no
+            worker imports them again.
     """
 
-    def __init__(self, worker_main: WorkerMain, close_fds: bool = False) -> None:
+    def __init__(
+        self, worker_main: WorkerMain, close_fds: bool = False, preload: tuple[str, ...] = ()
+    ) -> None:
         self._worker_main = worker_main
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         life_r, self._life_w = os.pipe()
@@ -173,6 +178,8 @@ class ForkServer:
                     self._sock.close()
                     os.close(self._life_w)
                     _detach_fds((0, 1, 2, theirs.fileno(), life_r), files_too=close_fds)
+                    for module in preload:
+                        importlib.import_module(module)
                     _serve(theirs, life_r, worker_main)
                     code = 0
                 finally:
