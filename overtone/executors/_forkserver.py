@@ -73,8 +73,10 @@ def choose_start_method(requested: str) -> tuple[str, str]:
             return env, f"{_ENV}={env}"
     if requested == "spawn":
         return "spawn", "asked for"
-    if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
-        return "spawn", "this platform cannot fork"
+    if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
+        # elsewhere, no /proc/self/fd to detach the driver's descriptors with (and macOS's
+        # system frameworks are not safe to use after a fork)
+        return "spawn", "workers are forked on Linux only"
     if requested == "fork":
         return "fork", "asked for"
     loaded = [name for name in _NO_FORK_MODULES if name in sys.modules]
