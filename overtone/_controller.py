@@ -106,9 +106,10 @@ class Controller:
         failed = True
         terminated = on_sigterm()
         try:
-            spec.executor.setup(
-                f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob
-            )
+            if spec.executor_key is None:  # (tune.run sets it up before the controller)
+                spec.executor.setup(
+                    f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob
+                )
             self._callbacks.setup(stop=spec.stopper, num_samples=spec.num_samples)
             self._start_trials()
             # Before any trial reports: a restore after an early crash (or a disk that

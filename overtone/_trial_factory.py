@@ -11,8 +11,6 @@ import os
 import re
 from typing import Any
 
-import numpy as np
-
 from overtone._checkpoints import latest_checkpoint
 from overtone._experiment import ExperimentSpec, log_files
 from overtone._trial import Resources
@@ -36,7 +34,7 @@ class TrialFactory:
         self.prefix = prefix if prefix is not None else os.urandom(3).hex()[:5]
         self.count = count
         self.exhausted = False  # the searcher is finished, or num_samples trials were made
-        self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
+        self._rng: Any = None  # made when a suggestion leaves something to sample
 
     def trial_id(self, index: int) -> str:
         """The id of the trial numbered ``index``."""
@@ -65,7 +63,7 @@ class TrialFactory:
             tag_vars = format_vars(leaf_paths(config))
             config = merge_suggestion(spec.param_space, config)
             if unresolved_paths(config):
-                config = next(generate_variants(config, self._rng))[1]
+                config = next(generate_variants(config, self._generator()))[1]
         tag = f"{index}_{tag_vars}" if tag_vars else str(index)
         resources = spec.resources
         if not isinstance(resources, Resources):
@@ -90,6 +88,14 @@ class TrialFactory:
         trial.dirname = safe_dirname(dirname)
         trial.path = os.path.join(spec.experiment_path, trial.dirname)
         return trial
+
+    def _generator(self) -> Any:
+        if self._rng is None:
+            import numpy as np
+
+            seed = self.spec.seed
+            self._rng = np.random.default_rng(None if seed is None else [seed, 1])
+        return self._rng
 
 
 def trial_info(

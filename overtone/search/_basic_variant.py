@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import numbers
+import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from overtone.search._base import Searcher
 from overtone.space._domains import is_grid_search
@@ -104,8 +106,8 @@ class BasicVariantGenerator(Searcher):
         self._num_samples = int(num_samples)
         if self._base_seed is None:
             self._base_seed = _base_seed(spec.get("seed"))
-        if self._base_seed is None:
-            self._base_seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+        if self._base_seed is None:  # 128 bits of OS entropy, as numpy's SeedSequence() draws
+            self._base_seed = int.from_bytes(os.urandom(16), "little")
         self._total = sum(count_grid_variants(self._phase_space(p)) for p in range(self._phases))
         self._stream = None
         return True
@@ -152,6 +154,8 @@ class BasicVariantGenerator(Searcher):
         assert self._space is not None and self._base_seed is not None
         phase, skip = self._phase, self._index
         space_paths = unresolved_paths(self._space)
+        import numpy as np  # here, not at import: a grid search alone never needs it
+
         while phase < self._phases:
             rng = np.random.default_rng([self._base_seed, phase])
             variants = generate_variants(
@@ -220,6 +224,8 @@ class BasicVariantGenerator(Searcher):
 def _base_seed(random_state: Any) -> int | None:
     if random_state is None:
         return None
+    import numpy as np
+
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**63))
     if isinstance(random_state, np.random.RandomState):

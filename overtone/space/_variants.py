@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when a domain samples: a grid search never needs it
+    import numpy as np
 
 from overtone.space._domains import Domain, Function, is_grid_search
 
@@ -297,9 +299,14 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_.\-]+")
 
 
 def _format_value(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, float) or _is_numpy_float(value):
         return f"{float(value):.5g}".replace("e+", "e")
     return _UNSAFE.sub("_", str(value)).strip("_")
+
+
+def _is_numpy_float(value: Any) -> bool:
+    np = sys.modules.get("numpy")  # without numpy imported, nothing is a numpy float
+    return np is not None and isinstance(value, np.floating)
 
 
 def _short_name(path: Path) -> str:
