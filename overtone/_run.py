@@ -211,7 +211,6 @@ def _prepare(
     from overtone._experiment import ExperimentSpec
     from overtone._state import can_restore, restore_experiment
     from overtone._trial_factory import check_fits
-    from overtone.progress import make_reporter
     from overtone.schedulers import FIFOScheduler, TrialScheduler
     from overtone.search import BasicVariantGenerator, Searcher
     from overtone.stopper import make_stopper
@@ -274,12 +273,16 @@ def _prepare(
     verbose = verbosity(default_verbose if run_config.verbose is None else run_config.verbose)
     # The default output, like Ray's: in a log, a status block every 30 s at most.
     log_interval_s = _DEFAULT_LOG_INTERVAL_S if run_config.verbose is None else None
-    reporter = make_reporter(
-        verbose,
-        stream=stream,
-        reporter=run_config.progress_reporter,
-        log_interval_s=log_interval_s,
-    )
+    reporter = None
+    if verbose > 0:  # none at verbose 0, even one given (as in Ray): nothing imported
+        from overtone.progress import make_reporter
+
+        reporter = make_reporter(
+            verbose,
+            stream=stream,
+            reporter=run_config.progress_reporter,
+            log_interval_s=log_interval_s,
+        )
     stream = stream if stream is not None else sys.stdout
     if reporter is not None:
         single = not isinstance(metric, list)  # the table names one best trial, by one metric
