@@ -17,7 +17,12 @@ from overtone._trial import Resources
 from overtone._trial_state import Trial
 from overtone.runtime._session import TrialInfo
 from overtone.search import Searcher
-from overtone.space._variants import format_vars, generate_variants, unresolved_paths
+from overtone.space._variants import (
+    LazyGenerator,
+    format_vars,
+    generate_variants,
+    unresolved_paths,
+)
 
 
 class TrialFactory:
@@ -34,7 +39,7 @@ class TrialFactory:
         self.prefix = prefix if prefix is not None else os.urandom(3).hex()[:5]
         self.count = count
         self.exhausted = False  # the searcher is finished, or num_samples trials were made
-        self._rng: Any = None  # made when a suggestion leaves something to sample
+        self._rng = LazyGenerator(None if spec.seed is None else [spec.seed, 1])
 
     def trial_id(self, index: int) -> str:
         """The id of the trial numbered ``index``."""
@@ -63,7 +68,7 @@ class TrialFactory:
             tag_vars = format_vars(leaf_paths(config))
             config = merge_suggestion(spec.param_space, config)
             if unresolved_paths(config):
-                config = next(generate_variants(config, self._generator()))[1]
+                config = next(generate_variants(config, self._rng))[1]
         tag = f"{index}_{tag_vars}" if tag_vars else str(index)
         resources = spec.resources
         if not isinstance(resources, Resources):
@@ -88,14 +93,6 @@ class TrialFactory:
         trial.dirname = safe_dirname(dirname)
         trial.path = os.path.join(spec.experiment_path, trial.dirname)
         return trial
-
-    def _generator(self) -> Any:
-        if self._rng is None:
-            import numpy as np
-
-            seed = self.spec.seed
-            self._rng = np.random.default_rng(None if seed is None else [seed, 1])
-        return self._rng
 
 
 def trial_info(

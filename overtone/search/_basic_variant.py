@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from overtone.search._base import Searcher
 from overtone.space._domains import is_grid_search
 from overtone.space._variants import (
+    LazyGenerator,
     Path,
     count_grid_variants,
     generate_variants,
@@ -154,10 +155,8 @@ class BasicVariantGenerator(Searcher):
         assert self._space is not None and self._base_seed is not None
         phase, skip = self._phase, self._index
         space_paths = unresolved_paths(self._space)
-        import numpy as np  # here, not at import: a grid search alone never needs it
-
         while phase < self._phases:
-            rng = np.random.default_rng([self._base_seed, phase])
+            rng = LazyGenerator([self._base_seed, phase])  # numpy only if something samples
             variants = generate_variants(
                 self._phase_space(phase), rng, constant_grid_search=self._constant_grid_search
             )

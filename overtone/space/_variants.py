@@ -61,6 +61,25 @@ def _validate(value: Any, path: Path) -> None:
             _validate(v, (*path, i))
 
 
+class LazyGenerator:
+    """``numpy.random.default_rng(seed)``, made at its first use: a generator for
+    :func:`generate_variants` that imports numpy only when a domain samples (a grid search
+    alone draws nothing). Its draws are those of the generator it stands for."""
+
+    __slots__ = ("_rng", "_seed")
+
+    def __init__(self, seed: Any) -> None:
+        self._seed = seed
+        self._rng: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            import numpy as np
+
+            self._rng = np.random.default_rng(self._seed)
+        return getattr(self._rng, name)
+
+
 def count_grid_variants(space: Any) -> int:
     """How many configs one pass over ``space`` makes: the product of all grid sizes
     (a grid value that holds grids itself counts as that many)."""
