@@ -29,8 +29,11 @@ TPE sampler, the call alone timed in both. The machine is shared (2 CPUs), so wa
 noisy: the table also gives the CPU time the calling process spent in the call
 (``time.process_time()`` around it: Optuna's whole loop against Overtone's driver, whose
 worker processes run on the other CPU), with its own paired ratio, which a busy machine
-disturbs less. This is a report, not a test: it always exits 0, and marks a missed target
-with ``MISS``.
+disturbs less. Optuna is imported before its timer starts, as is ``overtone.tune``; what
+``tune.run`` imports on its first call (the controller, about 0.05 s of CPU) and its worker
+processes' start (an interpreter each: most of a one-trial run's 0.1-0.2 s) are inside
+Overtone's call, which Optuna's loop has no counterpart for. This is a report, not a test: it
+always exits 0, and marks a missed target with ``MISS``.
 
 The interpreters keep a bytecode cache (under the temp dir), as an installed package has:
 Optuna's modules were compiled when pip installed them, while Overtone's editable install in
