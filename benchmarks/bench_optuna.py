@@ -23,8 +23,17 @@ time (the worker processes end on their own after the call and are not counted).
   reference: Optuna's own way to keep a study that outlives the process, which Overtone's
   experiment folder (results, configs, state) does as well.
 
-The target: ``overtone+optuna`` within 1.5x of ``optuna`` (the call, paired). This is a
-report, not a test: it always exits 0, and marks a missed target with ``MISS``.
+The target (issue 17): ``overtone+optuna`` within 1.2x of ``optuna`` (the call's wall time,
+paired). Like for like: the same 500 trials of the same trivial objective, the same seeded
+TPE sampler, the call alone timed in both. The machine is shared (2 CPUs), so wall times are
+noisy: the table also gives the CPU time the calling process spent in the call
+(``time.process_time()`` around it: Optuna's whole loop against Overtone's driver, whose
+worker processes run on the other CPU), with its own paired ratio, which a busy machine
+disturbs less. Optuna is imported before its timer starts, as is ``overtone.tune``; what
+``tune.run`` imports on its first call (the controller, about 0.05 s of CPU) and its worker
+processes' start (an interpreter each: most of a one-trial run's 0.1-0.2 s) are inside
+Overtone's call, which Optuna's loop has no counterpart for. This is a report, not a test: it
+always exits 0, and marks a missed target with ``MISS``.
 
 The interpreters keep a bytecode cache (under the temp dir), as an installed package has:
 Optuna's modules were compiled when pip installed them, while Overtone's editable install in
@@ -55,7 +64,7 @@ from _common import (  # noqa: E402
     snapshot_default_results,
 )
 
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.2
 
 # argv: trials, and "sqlite" for a study kept in an SQLite file under BENCH_STORAGE
 OPTUNA_ALONE = textwrap.dedent(
@@ -76,10 +85,11 @@ OPTUNA_ALONE = textwrap.dedent(
     storage = None
     if sys.argv[2:] == ["sqlite"]:
         storage = "sqlite:///" + os.path.join(os.environ["BENCH_STORAGE"], "study.db")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0), storage=storage)
     study.optimize(objective, n_trials=n, n_jobs=1)
-    print("CALL", time.perf_counter() - start, study.best_value)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print("CALL", wall, study.best_value, cpu)
     """
 )
 
@@ -103,7 +113,7 @@ OVERTONE = textwrap.dedent(
             search_alg = OptunaSearch(seed=0)
         else:
             search_alg = None
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         analysis = tune.run(
             objective,
             config={"x": tune.uniform(-10.0, 10.0), "y": tune.uniform(-10.0, 10.0)},
@@ -117,7 +127,8 @@ OVERTONE = textwrap.dedent(
             verbose=0,
             executor=tune.LocalExecutor(num_cpus=2, num_gpus=0),
         )
-        print("CALL", time.perf_counter() - start, analysis.best_result["loss"])
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        print("CALL", wall, analysis.best_result["loss"], cpu)
     """
 )
 
@@ -153,6 +164,7 @@ def main() -> None:
     calls: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     walls: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     cpus: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    call_cpus: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     best: dict[str, str] = {}
     errors: dict[str, str] = {}
     loads = [loadavg()]
@@ -175,6 +187,7 @@ def main() -> None:
                 i = out.index("CALL")
                 calls[name].append(float(out[i + 1]))
                 best[name] = out[i + 2]
+                call_cpus[name].append(float(out[i + 3]))
                 walls[name].append(wall)
                 cpus[name].append(cpu)
         loads.append(loadavg())
@@ -186,12 +199,13 @@ def main() -> None:
     rows = []
     for name, _, _ in runs:
         if name in errors:
-            rows.append([name, "ERROR", "-", "-", "-", "-", "-", "-", "-", errors[name]])
+            rows.append([name, "ERROR", *["-"] * 9, errors[name]])
             continue
         call, wall = statistics.median(calls[name]), statistics.median(walls[name])
         # Each round runs every variant once, back to back: the median of the rounds' own
         # ratios cancels the machine's slow and fast spells better than a ratio of medians.
         ratio = statistics.median(c / b for c, b in zip(calls[name], calls["optuna"]))
+        cpu_ratio = statistics.median(c / b for c, b in zip(call_cpus[name], call_cpus["optuna"]))
         mark = ""
         if name == "overtone+optuna":
             mark = "  ok" if ratio <= TARGET_RATIO else "  MISS"
@@ -202,6 +216,8 @@ def main() -> None:
                 f"{fmt_s(min(calls[name]))}-{fmt_s(max(calls[name]))}",
                 f"{call / base:.2f}x",
                 f"{ratio:.2f}x{mark}",
+                fmt_s(statistics.median(call_cpus[name])),
+                f"{cpu_ratio:.2f}x",
                 fmt_s(wall),
                 f"{wall / base_wall:.2f}x",
                 fmt_s(statistics.median(cpus[name])),
@@ -212,7 +228,9 @@ def main() -> None:
     print(
         f"{args.trials} trials of a trivial objective, TPESampler(seed=0); median of "
         f"{args.reps} (+{args.warmup} warm-up); target: overtone+optuna call <= "
-        f"{TARGET_RATIO}x optuna's, as the median of the rounds' ratios ('paired')"
+        f"{TARGET_RATIO}x optuna's, as the median of the rounds' ratios ('paired'); "
+        "call CPU s: the calling process's CPU time in the call (Overtone's driver, without "
+        "its workers); CPU s: the whole process's"
     )
     print(f"{describe_storage(None)}; {describe_bytecode(args.pycache)}")
     print(f"load average before/after rounds: {' '.join(loads)}")
@@ -229,9 +247,11 @@ def main() -> None:
             "range",
             "vs optuna",
             "paired",
+            "call CPU s",
+            "paired",
             "process s",
             "vs optuna",
-            "CPU s",
+            "process CPU s",
             "vs optuna",
             "best loss",
         ],

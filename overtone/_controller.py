@@ -33,7 +33,6 @@ from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
 from overtone.executors._base import DoneEvent, ErrorEvent, ResultEvent
-from overtone.progress._output import make_output
 from overtone.runtime._runner import remove_spare_dirs
 from overtone.runtime._session import ConfigNotSendableError
 from overtone.schedulers import Decision, FIFOScheduler, TrialRestart
@@ -76,13 +75,17 @@ class Controller:
         self._factory = TrialFactory(spec)
         self._checkpoints = CheckpointBook(spec.checkpoint_config)
         self._state = StateWriter(spec, self._start)
-        self._output = make_output(
-            spec,
-            lambda: [t.snapshot() for t in self.trials.values()],
-            lambda: resource_usage(spec.executor, self.trials, self._running),
-            start_time=self._start,
-            interval_s=_REPORT_INTERVAL_S,
-        )
+        self._output = None
+        if spec.reporter is not None or spec.verbose >= 2:  # else it would print nothing
+            from overtone.progress._output import make_output
+
+            self._output = make_output(
+                spec,
+                lambda: [t.snapshot() for t in self.trials.values()],
+                lambda: resource_usage(spec.executor, self.trials, self._running),
+                start_time=self._start,
+                interval_s=_REPORT_INTERVAL_S,
+            )
         self._callbacks = guarded_callbacks(spec, self._output)
         # The worker makes each trial's folder and files (TrialInfo.files); the driver makes
         # the folder itself only for callbacks that may write there at on_trial_start.
@@ -106,9 +109,10 @@ class Controller:
         failed = True
         terminated = on_sigterm()
         try:
-            spec.executor.setup(
-                f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob
-            )
+            if spec.executor_key is None:  # (tune.run sets it up before the controller)
+                spec.executor.setup(
+                    f"{spec.trainable_name}-{self._factory.prefix}", spec.trainable_blob
+                )
             self._callbacks.setup(stop=spec.stopper, num_samples=spec.num_samples)
             self._start_trials()
             # Before any trial reports: a restore after an early crash (or a disk that

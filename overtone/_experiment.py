@@ -56,6 +56,9 @@ class ExperimentSpec:
     remote: Any = None  # a RemoteSync mirroring the experiment to remote storage
     default_loggers: bool = True  # progress.csv and TensorBoard files (result.json always)
     callbacks_fail_fast: bool = False
+    # The key the executor was set up with (its workers load the trainable under it), when it
+    # was set up before the controller was made; None: the controller sets it up.
+    executor_key: str | None = None
 
 
 class TrialsView(Sequence[FrozenTrial]):

@@ -1,24 +1,23 @@
-"""Turns either API generation's arguments into one experiment and runs it."""
+"""Turns either API generation's arguments into one experiment and runs it.
+
+Start-up is on the quick start's path: this module imports only what it takes to start the
+executor's workers (the trainable, pickled, and the executor); :func:`execute` imports the
+controller and the rest once the workers are starting, so that their interpreters start
+while the driver imports (see ``_start_executor``).
+"""
 
 from __future__ import annotations
 
-import inspect
-import logging
 import os
-import shutil
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from overtone._controller import Controller
 from overtone._errors import TrialFailedError
-from overtone._experiment import ExperimentSpec
 from overtone._run_args import refuse, resume_from_config
-from overtone._state import ResumeMode, can_restore, parse_resume, restore_experiment
 from overtone._trial import Resources
-from overtone._trial_factory import check_fits
 from overtone.config import (
     DEFAULT_STORAGE_PATH,
     CheckpointConfig,
@@ -32,15 +31,13 @@ from overtone.config import (
 from overtone.executors import Executor, make_executor
 from overtone.runtime._trainable import Trainable
 from overtone.runtime._wrappers import RESOURCES_ATTR, coerce_resources
-from overtone.schedulers import FIFOScheduler, TrialScheduler
-from overtone.search import BasicVariantGenerator, Searcher
 from overtone.space._variants import unresolved_paths, validate_space
-from overtone.stopper import make_stopper
-from overtone.storage._download import download
-from overtone.storage._layout import STATE_FILE
-from overtone.storage._lock import lock_experiment
-from overtone.storage._remote import RemoteSync
 from overtone.storage._uri import is_remote, staging_dir
+
+if TYPE_CHECKING:
+    from overtone._state import ResumeMode
+    from overtone.schedulers import TrialScheduler
+    from overtone.search import Searcher
 
 
 def trainable_name(trainable: Any) -> str:
@@ -63,7 +60,7 @@ def validate_trainable(trainable: Any) -> None:
             f"trainable is the string {trainable!r}, which tune.register_trainable() did "
             "not register: pass the function or tune.Trainable class itself"
         )
-    if inspect.isclass(trainable):
+    if isinstance(trainable, type):
         if not issubclass(trainable, Trainable):
             raise TypeError(
                 f"trainable is the class {trainable.__name__}, which is not a subclass of "
@@ -104,6 +101,8 @@ def resolve_storage(storage_path: str | None, name: str) -> tuple[str, str | Non
 def warm_start(searcher: Searcher, source: Any, metric: Any) -> int:
     """Feed an earlier experiment's trials (its folder, ``ExperimentAnalysis`` or
     ``ResultGrid``) to the searcher; say so when it learns nothing."""
+    import logging
+
     from overtone.analysis import ExperimentAnalysis, ResultGrid
 
     if isinstance(source, (str, os.PathLike)):
@@ -146,8 +145,6 @@ def execute(
     extra_files: dict[str, bytes] | None = None,
 ) -> tuple[str, bool]:
     """Run an experiment to its end. Returns its path and whether it was interrupted."""
-    from overtone.progress import make_reporter
-
     trainable = resolve_trainable(trainable)
     validate_trainable(trainable)
     param_space = dict(param_space or {})
@@ -156,6 +153,71 @@ def execute(
     name = trainable_name(trainable)
 
     executor = make_executor(run_config.executor)
+    key = _start_executor(executor, name, blob)
+    try:
+        controller, lock = _prepare(
+            executor,
+            key,
+            trainable,
+            blob,
+            name,
+            param_space,
+            tune_config,
+            run_config,
+            resources=resources,
+            default_verbose=default_verbose,
+            stream=stream,
+            resume=resume,
+            extra_files=extra_files,
+        )
+    except BaseException:
+        executor.shutdown()  # one made from a URL holds a connection to its cluster
+        raise
+    try:
+        controller.run()  # it shuts the executor down, whatever happens
+    finally:
+        lock.release()
+    return controller.spec.experiment_path, controller._interrupted
+
+
+def _start_executor(executor: Executor, name: str, blob: bytes) -> str:
+    """Set the executor up now, before the controller is even imported: the local executor
+    starts its worker processes here, and their start (an interpreter each, its imports, the
+    trainable unpickled) overlaps with the driver's own imports and set-up. Returns the key
+    the trainable is loaded under."""
+    key = f"{name}-{os.urandom(3).hex()}"
+    executor.setup(key, blob)
+    return key
+
+
+def _prepare(
+    executor: Executor,
+    key: str,
+    trainable: Any,
+    blob: bytes,
+    name: str,
+    param_space: dict[str, Any],
+    tune_config: TuneConfig,
+    run_config: RunConfig,
+    *,
+    resources: Any,
+    default_verbose: int,
+    stream: Any,
+    resume: ResumeMode | None,
+    extra_files: dict[str, bytes] | None,
+) -> tuple[Any, Any]:
+    """The experiment's controller, ready to run, and the experiment's lock, held."""
+    from overtone._controller import Controller
+    from overtone._experiment import ExperimentSpec
+    from overtone._state import can_restore, restore_experiment
+    from overtone._trial_factory import check_fits
+    from overtone.schedulers import FIFOScheduler, TrialScheduler
+    from overtone.search import BasicVariantGenerator, Searcher
+    from overtone.stopper import make_stopper
+    from overtone.storage._layout import STATE_FILE
+    from overtone.storage._lock import lock_experiment
+    from overtone.storage._remote import RemoteSync
+
     if resources is None:
         resources = getattr(trainable, RESOURCES_ATTR, None)
     if resources is None and _overrides_resource_request(trainable):
@@ -163,11 +225,7 @@ def execute(
     resources = coerce_resources(resources)
     if resources is None or not callable(resources):
         resources = Resources.coerce(resources)
-        try:
-            check_fits(resources, executor.total_resources())
-        except ValueError:
-            executor.shutdown()  # one made from a URL holds a connection to its cluster
-            raise
+        check_fits(resources, executor.total_resources())
 
     searcher = tune_config.search_alg or BasicVariantGenerator()
     if not isinstance(searcher, Searcher):
@@ -177,7 +235,6 @@ def execute(
         raise TypeError(f"scheduler is {scheduler!r}, but must be a tune.schedulers scheduler")
     metric, mode = tune_config.metric, tune_config.mode
     if isinstance(metric, list) and not getattr(scheduler, "supports_multi_objective", False):
-        executor.shutdown()
         raise ValueError(
             f"metric is the list {metric!r}, but {type(scheduler).__name__} ranks trials by "
             "one metric: use ASHAScheduler, HyperBandScheduler or FIFOScheduler for several"
@@ -189,7 +246,6 @@ def execute(
         warm_start(searcher, tune_config.warm_start, metric)
     searched = unresolved_paths(param_space) if accepted is False else []
     if searched:  # refused, and the experiment's space does search something
-        executor.shutdown()
         names = ", ".join("/".join(map(str, p)) for p in searched[:3])
         raise ValueError(
             f"{type(searcher).__name__} refused the experiment's search space: it has one "
@@ -209,7 +265,6 @@ def execute(
         )
         is False
     ):
-        executor.shutdown()
         raise ValueError(
             f"{type(scheduler).__name__} refused metric={metric!r} and mode={mode!r} from "
             "the experiment: it was made with a metric and mode of its own; give them to "
@@ -218,12 +273,16 @@ def execute(
     verbose = verbosity(default_verbose if run_config.verbose is None else run_config.verbose)
     # The default output, like Ray's: in a log, a status block every 30 s at most.
     log_interval_s = _DEFAULT_LOG_INTERVAL_S if run_config.verbose is None else None
-    reporter = make_reporter(
-        verbose,
-        stream=stream,
-        reporter=run_config.progress_reporter,
-        log_interval_s=log_interval_s,
-    )
+    reporter = None
+    if verbose > 0:  # none at verbose 0, even one given (as in Ray): nothing imported
+        from overtone.progress import make_reporter
+
+        reporter = make_reporter(
+            verbose,
+            stream=stream,
+            reporter=run_config.progress_reporter,
+            log_interval_s=log_interval_s,
+        )
     stream = stream if stream is not None else sys.stdout
     if reporter is not None:
         single = not isinstance(metric, list)  # the table names one best trial, by one metric
@@ -235,86 +294,89 @@ def execute(
             param_space=param_space,
         )
     checkpoint_config = run_config.checkpoint_config or CheckpointConfig()
-    if checkpoint_config.checkpoint_at_end and not inspect.isclass(trainable):
+    if checkpoint_config.checkpoint_at_end and not isinstance(trainable, type):
         raise ValueError(
             "checkpoint_at_end is True, but a function trainable decides itself when to "
             "checkpoint: pass a checkpoint to tune.report() instead"
         )
+    lock = lock_experiment(experiment_path, remote_uri, run_config.storage_filesystem)
     try:
-        lock = lock_experiment(experiment_path, remote_uri, run_config.storage_filesystem)
-    except BaseException:
-        executor.shutdown()
-        raise
-    restored = None
-    if resume is not None:
-        if remote_uri is not None:  # the remote copy is the truth: start from it
-            shutil.rmtree(experiment_path, ignore_errors=True)
-            try:
-                download(remote_uri, experiment_path, filesystem=run_config.storage_filesystem)
-            except ValueError:
-                pass  # nothing there yet: resume="AUTO" starts afresh, the others say so
-        if can_restore(experiment_path):
-            restored = restore_experiment(experiment_path, resume)
-        elif not resume.auto:
-            raise ValueError(
-                f"resume is set, but {experiment_path} holds no experiment to resume "
-                f"(no {STATE_FILE}); pass the name of an earlier experiment, or resume='AUTO'"
-            )
-    os.makedirs(experiment_path, exist_ok=True)
-    for filename, data in (extra_files or {}).items():
-        with open(os.path.join(experiment_path, filename), "wb") as f:
-            f.write(data)
+        restored = None
+        if resume is not None:
+            if remote_uri is not None:  # the remote copy is the truth: start from it
+                import shutil
 
-    spec = ExperimentSpec(
-        trainable_blob=blob,
-        trainable_name=name,
-        name=experiment_name,
-        experiment_path=experiment_path,
-        param_space=param_space,
-        searcher=searcher,
-        scheduler=scheduler,
-        stopper=make_stopper(run_config.stop),
-        executor=executor,
-        resources=resources,
-        metric=metric,
-        mode=mode,
-        num_samples=tune_config.num_samples,
-        max_concurrent_trials=tune_config.max_concurrent_trials,
-        time_budget_s=tune_config.time_budget_s,  # type: ignore[arg-type]
-        failure_config=run_config.failure_config or FailureConfig(),
-        checkpoint_frequency=checkpoint_config.checkpoint_frequency,
-        checkpoint_config=checkpoint_config,
-        log_to_file=run_config.log_to_file,
-        reuse_actors=tune_config.reuse_actors,
-        default_loggers=run_config.default_loggers,
-        callbacks_fail_fast=run_config.callbacks_fail_fast,
-        callbacks=_callbacks(run_config, experiment_path),
-        reporter=reporter,
-        verbose=verbose,
-        seed=tune_config.seed,
-        trial_name_creator=tune_config.trial_name_creator,
-        trial_dirname_creator=tune_config.trial_dirname_creator,
-        stream=stream,
-        restored=restored,
-    )
-    if remote_uri is not None:
-        sync_kwargs = {}
-        if run_config.sync_config is not None:
-            sync_kwargs["interval_s"] = float(run_config.sync_config.sync_period)
-        spec.remote = RemoteSync(
-            experiment_path, remote_uri, filesystem=run_config.storage_filesystem, **sync_kwargs
-        ).start()
-    controller = Controller(spec)
-    try:
-        controller.run()
-    finally:
+                from overtone.storage._download import download
+
+                shutil.rmtree(experiment_path, ignore_errors=True)
+                try:
+                    download(remote_uri, experiment_path, filesystem=run_config.storage_filesystem)
+                except ValueError:
+                    pass  # nothing there yet: resume="AUTO" starts afresh, the others say so
+            if can_restore(experiment_path):
+                restored = restore_experiment(experiment_path, resume)
+            elif not resume.auto:
+                raise ValueError(
+                    f"resume is set, but {experiment_path} holds no experiment to resume "
+                    f"(no {STATE_FILE}); pass the name of an earlier experiment, or resume='AUTO'"
+                )
+        os.makedirs(experiment_path, exist_ok=True)
+        for filename, data in (extra_files or {}).items():
+            with open(os.path.join(experiment_path, filename), "wb") as f:
+                f.write(data)
+
+        spec = ExperimentSpec(
+            trainable_blob=blob,
+            trainable_name=name,
+            name=experiment_name,
+            experiment_path=experiment_path,
+            param_space=param_space,
+            searcher=searcher,
+            scheduler=scheduler,
+            stopper=make_stopper(run_config.stop),
+            executor=executor,
+            resources=resources,
+            metric=metric,
+            mode=mode,
+            num_samples=tune_config.num_samples,
+            max_concurrent_trials=tune_config.max_concurrent_trials,
+            time_budget_s=tune_config.time_budget_s,  # type: ignore[arg-type]
+            failure_config=run_config.failure_config or FailureConfig(),
+            checkpoint_frequency=checkpoint_config.checkpoint_frequency,
+            checkpoint_config=checkpoint_config,
+            log_to_file=run_config.log_to_file,
+            reuse_actors=tune_config.reuse_actors,
+            default_loggers=run_config.default_loggers,
+            callbacks_fail_fast=run_config.callbacks_fail_fast,
+            callbacks=_callbacks(run_config, experiment_path),
+            reporter=reporter,
+            verbose=verbose,
+            seed=tune_config.seed,
+            trial_name_creator=tune_config.trial_name_creator,
+            trial_dirname_creator=tune_config.trial_dirname_creator,
+            stream=stream,
+            restored=restored,
+            executor_key=key,
+        )
+        if remote_uri is not None:
+            sync_kwargs = {}
+            if run_config.sync_config is not None:
+                sync_kwargs["interval_s"] = float(run_config.sync_config.sync_period)
+            spec.remote = RemoteSync(
+                experiment_path,
+                remote_uri,
+                filesystem=run_config.storage_filesystem,
+                **sync_kwargs,
+            ).start()
+        return Controller(spec), lock
+    except BaseException:
         lock.release()
-    return experiment_path, controller._interrupted
+        raise
 
 
 def _overrides_resource_request(trainable: Any) -> bool:
     return (
-        inspect.isclass(trainable)
+        isinstance(trainable, type)
         and issubclass(trainable, Trainable)
         and "default_resource_request" in _own_attrs(trainable)
     )
@@ -383,8 +445,6 @@ def run(
     ``tune.create_searcher`` and ``tune.create_scheduler``; ``run_or_experiment`` may be a
     ``tune.Experiment`` or a name given to ``tune.register_trainable``.
     """
-    from overtone.analysis import ExperimentAnalysis
-
     args = dict(locals())
     refuse(ray_only)
     if _is_experiment(run_or_experiment):
@@ -394,6 +454,8 @@ def run(
                 f"tune.run() got a tune.Experiment and also {clash}: give these to the "
                 "Experiment only"
             )
+        import inspect
+
         spec = run_or_experiment.spec
         params = inspect.signature(run).parameters
         rest = {
@@ -417,7 +479,11 @@ def run(
         from overtone.schedulers import create_scheduler
 
         scheduler = create_scheduler(scheduler)
-    resume_mode = parse_resume(resume)
+    resume_mode = None
+    if resume not in (None, False):
+        from overtone._state import parse_resume
+
+        resume_mode = parse_resume(resume)
     if resume_mode is not None and name is None and not resume_mode.auto:
         raise ValueError(f"resume is {resume!r}, which needs name= of the experiment to resume")
     if checkpoint_config is None:
@@ -468,6 +534,8 @@ def run(
         default_verbose=verbose,
         resume=resume_mode,
     )
+    from overtone.analysis import ExperimentAnalysis
+
     analysis = ExperimentAnalysis(path, default_metric=metric, default_mode=mode)
     failed = [t for t in analysis.trials if str(t.status) == "ERROR"]
     if failed and raise_on_failed_trial:
@@ -492,6 +560,8 @@ _EXPERIMENT_KEYS = (
 
 def _passed_locals(values: dict[str, Any]) -> set[str]:
     """The experiment settings given to run() with a value other than their default."""
+    import inspect
+
     defaults = {
         name: p.default
         for name, p in inspect.signature(run).parameters.items()

@@ -11,15 +11,18 @@ import os
 import re
 from typing import Any
 
-import numpy as np
-
 from overtone._checkpoints import latest_checkpoint
 from overtone._experiment import ExperimentSpec, log_files
 from overtone._trial import Resources
 from overtone._trial_state import Trial
 from overtone.runtime._session import TrialInfo
 from overtone.search import Searcher
-from overtone.space._variants import format_vars, generate_variants, unresolved_paths
+from overtone.space._variants import (
+    LazyGenerator,
+    format_vars,
+    generate_variants,
+    unresolved_paths,
+)
 
 
 class TrialFactory:
@@ -36,7 +39,7 @@ class TrialFactory:
         self.prefix = prefix if prefix is not None else os.urandom(3).hex()[:5]
         self.count = count
         self.exhausted = False  # the searcher is finished, or num_samples trials were made
-        self._rng = np.random.default_rng(None if spec.seed is None else [spec.seed, 1])
+        self._rng = LazyGenerator(None if spec.seed is None else [spec.seed, 1])
 
     def trial_id(self, index: int) -> str:
         """The id of the trial numbered ``index``."""

@@ -8,15 +8,24 @@ when used (``pip install 'overtone[mlflow]'``, ``'overtone[wandb]'``).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
+from typing import Any
 
 from overtone.callbacks._base import Callback
 from overtone.logger._base import LoggerCallback
 from overtone.logger._json_csv import CSVLoggerCallback, JsonLoggerCallback
-from overtone.logger._mlflow import MLflowLoggerCallback, setup_mlflow
 from overtone.logger._tensorboard import TBXLoggerCallback
 from overtone.logger._tfevents import backend_available
-from overtone.logger._wandb import WandbLoggerCallback, setup_wandb
+
+# The integrations' modules are imported when first used: every experiment imports this
+# package for its default loggers.
+_LAZY = {
+    "MLflowLoggerCallback": "overtone.logger._mlflow",
+    "setup_mlflow": "overtone.logger._mlflow",
+    "WandbLoggerCallback": "overtone.logger._wandb",
+    "setup_wandb": "overtone.logger._wandb",
+}
 
 __all__ = [
     "CSVLoggerCallback",
@@ -47,3 +56,17 @@ def default_logger_callbacks(user_callbacks: Iterable[Callback] | None = None) -
     if backend_available() is not None:
         wanted.append(TBXLoggerCallback)
     return [cls() for cls in wanted if not any(isinstance(cb, cls) for cb in given)]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'overtone.logger' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

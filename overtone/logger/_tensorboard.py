@@ -32,6 +32,7 @@ class _TrialLog:
     file: EventFile | None = None  # opened at the first result, or at the end
     metrics: dict[str, Any] = field(default_factory=dict)  # every scalar tag seen, last value
     step: int = 0
+    hparams: dict[str, bool | float | str] | None = None  # the config's, once worked out
 
 
 class TBXLoggerCallback(LoggerCallback):
@@ -113,12 +114,14 @@ class TBXLoggerCallback(LoggerCallback):
         return log
 
     def _open(self, trial: FrozenTrial, log: _TrialLog) -> EventFile:
+        """Open the trial's event file with its session start; written at the next flush
+        (the result's that opened it, or the end's)."""
         file = log.file = EventFile(trial.path, name=log.name)
-        content = tfevents.hparams_session_start(hparams_of(trial.config), log.start_time)
+        log.hparams = hparams_of(trial.config)
+        content = tfevents.hparams_session_start(log.hparams, log.start_time)
         file.write(
             tfevents.event(log.step, time.time(), [_plugin_value(_SESSION_START_TAG, content)])
         )
-        file.flush()
         return file
 
     def _end(self, trial: FrozenTrial, log: _TrialLog, status: str) -> None:
@@ -128,7 +131,7 @@ class TBXLoggerCallback(LoggerCallback):
                 key: "bool" if isinstance(value, bool)
                 else "float64" if isinstance(value, float)
                 else "string"
-                for key, value in hparams_of(trial.config).items()
+                for key, value in (log.hparams or {}).items()
             }  # fmt: skip
             metrics = [tag for tag in log.metrics if tag not in HPARAMS_SKIPPED_METRICS]
             now = time.time()

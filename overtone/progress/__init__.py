@@ -1,13 +1,24 @@
-"""Progress output (``overtone.tune.CLIReporter``, ``ProgressReporter``) and verbosity levels."""
+"""Progress output (``overtone.tune.CLIReporter``, ``ProgressReporter``) and verbosity levels.
 
-from overtone.progress._notebook import JupyterNotebookReporter
-from overtone.progress._output import TrialProgressPrinter, make_reporter
-from overtone.progress._reporter import CLIReporter, ProgressReporter
-from overtone.progress._table import (
-    final_summary,
-    format_trial_end_line,
-    format_trial_result_line,
-)
+The names are imported when first used: an experiment run with ``verbose=0`` never imports
+the reporters and tables.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "CLIReporter": "overtone.progress._reporter",
+    "JupyterNotebookReporter": "overtone.progress._notebook",
+    "ProgressReporter": "overtone.progress._reporter",
+    "TrialProgressPrinter": "overtone.progress._output",
+    "final_summary": "overtone.progress._table",
+    "format_trial_end_line": "overtone.progress._table",
+    "format_trial_result_line": "overtone.progress._table",
+    "make_reporter": "overtone.progress._output",
+}
 
 __all__ = [
     "CLIReporter",
@@ -19,3 +30,17 @@ __all__ = [
     "format_trial_result_line",
     "make_reporter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'overtone.progress' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 from overtone._trial import FrozenTrial
 from overtone.callbacks import Callback
-from overtone.progress._notebook import JupyterNotebookReporter, in_notebook
 from overtone.progress._reporter import CLIReporter, ProgressReporter, _SummaryReporter
 from overtone.progress._table import (
     best_trial,
@@ -58,8 +57,12 @@ def make_reporter(
     if verbose == 1:
         return _SummaryReporter(stream=stream)
 
-    if stream is None and in_notebook():  # a notebook gets an HTML table updated in place
-        return JupyterNotebookReporter()
+    # A notebook gets an HTML table updated in place (a kernel has imported IPython).
+    if stream is None and "IPython" in sys.modules:
+        from overtone.progress._notebook import JupyterNotebookReporter, in_notebook
+
+        if in_notebook():
+            return JupyterNotebookReporter()
     made = CLIReporter(stream=stream)
     if log_interval_s is not None:
         made._log_frequency = log_interval_s

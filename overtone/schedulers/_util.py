@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from overtone._checks import check_mode
 from overtone._dicts import lookup
@@ -92,6 +93,8 @@ def objectives(scheduler: Any) -> tuple[list[str], list[str]] | None:
 
 def generator(seed: Any) -> np.random.Generator:
     """The scheduler's own generator: seeded when a seed is known, from OS entropy if not."""
+    import numpy as np  # here: FIFO, the default scheduler, draws nothing
+
     return np.random.default_rng(seed)
 
 

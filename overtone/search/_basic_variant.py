@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import copy
 import numbers
+import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from overtone.search._base import Searcher
 from overtone.space._domains import is_grid_search
 from overtone.space._variants import (
+    LazyGenerator,
     Path,
     count_grid_variants,
     generate_variants,
@@ -104,8 +107,8 @@ class BasicVariantGenerator(Searcher):
         self._num_samples = int(num_samples)
         if self._base_seed is None:
             self._base_seed = _base_seed(spec.get("seed"))
-        if self._base_seed is None:
-            self._base_seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+        if self._base_seed is None:  # 128 bits of OS entropy, as numpy's SeedSequence() draws
+            self._base_seed = int.from_bytes(os.urandom(16), "little")
         self._total = sum(count_grid_variants(self._phase_space(p)) for p in range(self._phases))
         self._stream = None
         return True
@@ -153,7 +156,7 @@ class BasicVariantGenerator(Searcher):
         phase, skip = self._phase, self._index
         space_paths = unresolved_paths(self._space)
         while phase < self._phases:
-            rng = np.random.default_rng([self._base_seed, phase])
+            rng = LazyGenerator([self._base_seed, phase])  # numpy only if something samples
             variants = generate_variants(
                 self._phase_space(phase), rng, constant_grid_search=self._constant_grid_search
             )
@@ -220,6 +223,8 @@ class BasicVariantGenerator(Searcher):
 def _base_seed(random_state: Any) -> int | None:
     if random_state is None:
         return None
+    import numpy as np
+
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**63))
     if isinstance(random_state, np.random.RandomState):

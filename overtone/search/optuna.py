@@ -5,6 +5,7 @@ Optuna is imported when an ``OptunaSearch`` is made, not when this module is.
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -324,15 +325,35 @@ class OptunaSearch(AdapterSearcher):
     # -- state -------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """Everything, the study with its sampler's random state included; the controller
-        (and :meth:`save`) pickle it with cloudpickle."""
-        return dict(self.__dict__)
+        (and :meth:`save`) pickle it with cloudpickle.
+
+        The study, its sampler and the live trials, which grow with the experiment, are
+        pickled here with the standard pickler, several times faster than cloudpickle's on
+        a study's thousands of small objects (the controller saves this state every second or
+        so); a sampler that only cloudpickle can pickle (one holding a lambda) stays as it is.
+        """
+        state = dict(self.__dict__)
+        core = {key: state.pop(key) for key in _STUDY_KEYS}
+        try:
+            state[_STUDY_BLOB] = pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - whatever the standard pickler refuses
+            state.update(core)
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         # A copy, so that two searchers never share one study.
-        self.__dict__.update(cloudpickle.loads(cloudpickle.dumps(state)))
+        state = cloudpickle.loads(cloudpickle.dumps(state))
+        blob = state.pop(_STUDY_BLOB, None)
+        if blob is not None:
+            state.update(pickle.loads(blob))
+        self.__dict__.update(state)
         self.__dict__.setdefault("_latest", {})  # a state saved before these existed
         self.__dict__.setdefault("_curves", set())
         self.__dict__.setdefault("_conditional", False)
+
+
+_STUDY_KEYS = ("_study", "_sampler", "_live")  # pickled together: they share objects
+_STUDY_BLOB = "_study_pickle"
 
 
 def _ask_conditional(ot_trial: Any, space: dict[str, Any]) -> dict[str, Any]:

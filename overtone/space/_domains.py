@@ -11,13 +11,13 @@ Python values (``int``, ``float`` or the category itself), never numpy scalars::
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when a domain samples: a grid search never needs it
+    import numpy as np
 
 # Slack for float bounds that are meant to be multiples of q (0.3 / 0.1 == 2.9999999999999996).
 _EPS = 1e-9
@@ -122,7 +122,7 @@ class Float(Domain):
         else:
             x = rng.uniform(self.low, self.high)
         if self.q is not None:
-            x = np.round(x / self.q) * self.q
+            x = _round(x / self.q) * self.q
         return float(min(max(x, self.low), self.high))
 
     def is_valid(self, value: Any) -> bool:
@@ -157,7 +157,7 @@ class Normal(Domain):
     def sample(self, rng: np.random.Generator, spec: Any = None) -> float:
         x = rng.normal(self.mean, self.sd)
         if self.q is not None:
-            x = np.round(x / self.q) * self.q
+            x = _round(x / self.q) * self.q
         return float(x)
 
     def is_valid(self, value: Any) -> bool:
@@ -221,7 +221,7 @@ class Integer(Domain):
             x = math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))
             return min(max(int(math.floor(x)), self.low), self.high)
         x = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
-        k = int(np.round(x / self.q))
+        k = int(_round(x / self.q))
         return min(max(k, self._k_lo), self._k_hi) * self.q
 
     def is_valid(self, value: Any) -> bool:
@@ -285,7 +285,15 @@ class Function(Domain):
         return f"{self.name}({getattr(self.func, '__qualname__', repr(self.func))})"
 
 
+def _round(x: float) -> Any:
+    import numpy as np
+
+    return np.round(x)
+
+
 def _takes_one_argument(func: Callable[..., Any]) -> bool:
+    import inspect
+
     try:
         sig = inspect.signature(func)
     except (TypeError, ValueError):  # some builtins have no signature: assume they take spec

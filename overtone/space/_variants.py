@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when a domain samples: a grid search never needs it
+    import numpy as np
 
 from overtone.space._domains import Domain, Function, is_grid_search
 
@@ -57,6 +59,25 @@ def _validate(value: Any, path: Path) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _validate(v, (*path, i))
+
+
+class LazyGenerator:
+    """``numpy.random.default_rng(seed)``, made at its first use: a generator for
+    :func:`generate_variants` that imports numpy only when a domain samples (a grid search
+    alone draws nothing). Its draws are those of the generator it stands for."""
+
+    __slots__ = ("_rng", "_seed")
+
+    def __init__(self, seed: Any) -> None:
+        self._seed = seed
+        self._rng: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            import numpy as np
+
+            self._rng = np.random.default_rng(self._seed)
+        return getattr(self._rng, name)
 
 
 def count_grid_variants(space: Any) -> int:
@@ -297,9 +318,14 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_.\-]+")
 
 
 def _format_value(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, float) or _is_numpy_float(value):
         return f"{float(value):.5g}".replace("e+", "e")
     return _UNSAFE.sub("_", str(value)).strip("_")
+
+
+def _is_numpy_float(value: Any) -> bool:
+    np = sys.modules.get("numpy")  # without numpy imported, nothing is a numpy float
+    return np is not None and isinstance(value, np.floating)
 
 
 def _short_name(path: Path) -> str:

@@ -45,7 +45,7 @@ class TrialRecorder:
             raise
         self._line = io.StringIO()
         self._csv = _csv.writer(self._line)
-        if os.lseek(self._csv_fd, 0, os.SEEK_END) != 0:  # after a restart: keep the header
+        if not fresh and os.lseek(self._csv_fd, 0, os.SEEK_END) != 0:  # keep the header
             with open(csv_path, encoding="utf-8", newline="") as f:
                 self._header = next(_csv.reader(io.StringIO(f.readline())), None)
 

@@ -273,3 +273,41 @@ def test_curves_reach_optuna_as_intermediate_values(tmp_path):
     for trial in one._study.trials:
         assert trial.intermediate_values == {}
         assert trial.value == pytest.approx(trial.params["x"])
+
+
+def _told(searcher, n, start=0):
+    """Suggest and complete ``n`` trials; the configs suggested."""
+    configs = []
+    for i in range(start, start + n):
+        config = searcher.suggest(f"t{i}")
+        searcher.on_trial_complete(f"t{i}", {"loss": branin_value(config["x1"], config["x2"])})
+        configs.append(config)
+    return configs
+
+
+@pytest.mark.parametrize("lambda_sampler", [False, True])
+def test_state_round_trip_goes_on_where_it_was(lambda_sampler):
+    """The study is pickled with the standard pickler (fast); a sampler only cloudpickle can
+    pickle (a lambda inside) keeps the state restorable all the same."""
+    import cloudpickle
+
+    def make():
+        sampler = None
+        if lambda_sampler:
+            sampler = optuna.samplers.TPESampler(seed=3, gamma=lambda n: min(int(n * 0.2), 10))
+        searcher = OptunaSearch(sampler=sampler, seed=None if lambda_sampler else 3)
+        searcher.set_search_properties("loss", "min", branin_space())
+        return searcher
+
+    original = make()
+    _told(original, 12)
+    live = original.suggest("t12")  # a trial still running when the state is saved
+    state = cloudpickle.loads(cloudpickle.dumps(original.get_state()))  # as the controller does
+    assert ("_study_pickle" in state) is not lambda_sampler
+    restored = make()
+    restored.set_state(state)
+    assert restored._study.sampler is restored._sampler or restored._sampler is None
+    for searcher in (original, restored):
+        searcher.on_trial_complete("t12", {"loss": branin_value(live["x1"], live["x2"])})
+    assert _told(restored, 5, start=13) == _told(original, 5, start=13)
+    assert len(restored._study.trials) == 18
