@@ -220,6 +220,14 @@ class ForkServer:
             raise OSError(-pid, f"the fork server could not fork: {os.strerror(-pid)}")
         return ForkedProcess(pid, fds[0])
 
+    def __del__(self) -> None:  # an executor set up but never shut down
+        with contextlib.suppress(Exception):
+            self._sock.close()
+        with contextlib.suppress(Exception):
+            if self._life_w is not None:
+                os.close(self._life_w)
+                self._life_w = None  # type: ignore[assignment]
+
     def alive(self) -> bool:
         try:
             pid, _status = os.waitpid(self.pid, os.WNOHANG)
