@@ -32,6 +32,7 @@ from overtone._teardown import on_sigterm, teardown
 from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
+from overtone._trial_table import TrialTable
 from overtone.executors._base import DoneEvent, ErrorEvent, ResultEvent
 from overtone.progress._output import make_output
 from overtone.runtime._runner import remove_spare_dirs
@@ -53,7 +54,8 @@ class Controller:
 
     def __init__(self, spec: ExperimentSpec) -> None:
         self.spec = spec
-        self.trials: dict[str, Trial] = {}
+        # Every trial by id; a finished one is spilled to disk (see TrialTable).
+        self.trials = TrialTable(spec.experiment_path)
         self._queue: deque[Trial] = deque()  # pending/paused trials waiting to (re)start
         self._running: set[str] = set()
         self._unsent: list[ErrorEvent] = []  # trials whose config could not be sent
@@ -78,7 +80,7 @@ class Controller:
         self._state = StateWriter(spec, self._start)
         self._output = make_output(
             spec,
-            lambda: [t.snapshot() for t in self.trials.values()],
+            lambda: list(self._view),
             lambda: resource_usage(spec.executor, self.trials, self._running),
             start_time=self._start,
             interval_s=_REPORT_INTERVAL_S,
@@ -95,6 +97,7 @@ class Controller:
             self._factory = continue_study(
                 spec, spec.restored, self.trials, self._queue, self._checkpoints.prune
             )
+            spec.restored.trials = []  # the table has them now, the finished ones spilled
             # The searcher and num_samples (which may have grown) decide whether more come.
             self._search_done = False
 
@@ -155,7 +158,7 @@ class Controller:
                 teardown(
                     spec,
                     self._checkpoints.close,
-                    list(self.trials.values()),
+                    self.trials.live(),
                     self._save_state,
                     lambda: self._callbacks.on_experiment_end(self._view),
                     quiet=failed,
@@ -226,7 +229,7 @@ class Controller:
             self._search_done = True
         if trial is None:
             return None
-        self.trials[trial.trial_id] = trial
+        self.trials.add(trial)
         if not self._fifo:
             self.spec.scheduler.on_trial_add(trial.snapshot())
         self._touch(trial)
@@ -354,6 +357,7 @@ class Controller:
         if self._callbacks:
             hook = self._callbacks.on_trial_error if error else self._callbacks.on_trial_complete
             hook(self._iteration, self._view, snap)
+        self.trials.retire(trial)  # it changes no more: only its entry is kept, on disk
 
     def _stop_everything(self) -> None:
         for trial_id in list(self._running):
@@ -367,7 +371,7 @@ class Controller:
 
     def _save_state(self, whole: bool = True) -> None:
         changed = None if whole else list(self._changed.values())
-        self._state.save(self.trials.values(), self._search_done, self._interrupted, changed)
+        self._state.save(self.trials, self._search_done, self._interrupted, changed)
         self._changed.clear()
         self._dirty = False
 

@@ -308,6 +308,7 @@ def execute(
     try:
         controller.run()
     finally:
+        controller.trials.close()
         lock.release()
     return experiment_path, controller._interrupted
 

@@ -49,8 +49,9 @@ def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
     """Write ``state`` as the experiment's state file, atomically, then drop the updates
     written after the previous one (``state`` holds them all, under a new ``snapshot_id``).
 
-    ``state["trials"]`` may be any iterable of entries: they are encoded one at a time, so
-    that a state of 100,000 trials is never held whole in memory, as a list or as a string.
+    ``state["trials"]`` may be any iterable of entries (dicts, or their JSON text): they are
+    encoded one at a time, so that a state of 100,000 trials is never held whole in memory, as
+    a list or as a string.
     """
     path = os.path.join(experiment_path, STATE_FILE)
     trials = state.get("trials")
@@ -60,8 +61,8 @@ def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
         head = dumps({k: v for k, v in state.items() if k != "trials"})
         with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
-            for i, entry in enumerate(trials):
-                f.write(("," if i else "") + dumps(entry))
+            for i, entry in enumerate(trials):  # a str is an entry encoded already
+                f.write(("," if i else "") + (entry if isinstance(entry, str) else dumps(entry)))
             f.write("]}")
             f.flush()
             os.fsync(f.fileno())
