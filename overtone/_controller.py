@@ -20,7 +20,6 @@ from overtone._decisions import apply_restart, decide
 from overtone._experiment import (
     ExperimentSpec,
     TrialsView,
-    compact_result,
     guarded_callbacks,
     require_metric,
     resource_usage,
@@ -63,7 +62,8 @@ class Controller:
         self._stop_all = False
         self._interrupted = False
         self._dirty = True
-        self._changed: dict[str, Trial] = {}  # since the last save
+        # Changed since the last save: live trials, and where finished ones' entries lie.
+        self._changed: dict[str, Trial | int] = {}
         self._iteration = 0
         self._start = time.time()
         self._budget = _Budget(spec)
@@ -347,9 +347,8 @@ class Controller:
     def _finish(self, trial: Trial, status: TrialStatus) -> None:
         trial.status = status
         trial.close()
-        if trial.last_result:
-            trial.last_result = compact_result(trial.last_result, trial)
-            trial.last_result["done"] = True
+        if trial.last_result:  # a copy: the result the plugins saw stays as they saw it
+            trial.last_result = {**trial.last_result, "trial_id": trial.trial_id, "done": True}
         self._touch(trial)
         self._iteration += 1
         error = status == TrialStatus.ERROR
@@ -357,7 +356,8 @@ class Controller:
         if self._callbacks:
             hook = self._callbacks.on_trial_error if error else self._callbacks.on_trial_complete
             hook(self._iteration, self._view, snap)
-        self.trials.retire(trial)  # it changes no more: only its entry is kept, on disk
+        # It changes no more: only its entry is kept, on disk (and here until the next save).
+        self._changed[trial.trial_id] = self.trials.retire(trial)
 
     def _stop_everything(self) -> None:
         for trial_id in list(self._running):
@@ -370,7 +370,10 @@ class Controller:
         self._dirty = True
 
     def _save_state(self, whole: bool = True) -> None:
-        changed = None if whole else list(self._changed.values())
+        changed = None
+        if not whole:
+            entry = self.trials.entry
+            changed = [c if isinstance(c, Trial) else entry(c) for c in self._changed.values()]
         self._state.save(self.trials, self._search_done, self._interrupted, changed)
         self._changed.clear()
         self._dirty = False

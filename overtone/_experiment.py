@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,17 +74,6 @@ class TrialsView(Sequence[FrozenTrial]):
 
     def __iter__(self) -> Iterator[FrozenTrial]:
         return (self._trials.snapshot_at(j) for j in range(len(self._trials)))
-
-
-def compact_result(result: dict[str, Any], trial: Trial) -> dict[str, Any]:
-    """A finished trial's last result, sharing its key strings with every other trial's:
-    the driver keeps one per trial for the whole experiment, so this keeps it flat."""
-    out = {
-        sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
-        for k, v in result.items()
-    }
-    out["trial_id"] = trial.trial_id
-    return out
 
 
 def log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[str, str] | None:

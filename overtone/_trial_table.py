@@ -22,8 +22,8 @@ from overtone._trial import FrozenTrial
 from overtone._trial_state import Trial
 from overtone.storage._files import dumps
 
-#: Bytes of spilled entries held in memory before they are written to the spill file.
-_BUFFER_BYTES = 256 * 1024
+#: The spill file's write buffer.
+_BUFFER_BYTES = 64 * 1024
 
 
 class RawEntry(str):
@@ -33,130 +33,152 @@ class RawEntry(str):
 
 
 class _Spill:
-    """Append-only JSON lines in an unlinked temporary file, read back by index."""
+    """Append-only JSON lines in an unlinked temporary file, read back by index.
+
+    Writes go through the file's own fixed buffer (no growing buffer of ours: large
+    short-lived allocations fragment the driver's heap, which then never shrinks).
+    """
 
     def __init__(self, directory: str) -> None:
         self._directory = directory
         self._file: Any = None
         self._closer: weakref.finalize | None = None
-        self._starts = array("q")  # where each entry starts, in the file and buffer together
-        self._written = 0  # bytes in the file
-        self._buffer = bytearray()  # bytes after those in the file
+        self._starts = array("q")  # where each entry starts
+        self._size = 0  # bytes appended
+        self._unflushed = False
 
     def append(self, data: bytes) -> int:
-        self._starts.append(self._written + len(self._buffer))
-        self._buffer += data
-        if len(self._buffer) >= _BUFFER_BYTES:
-            self._flush()
+        if self._file is None:
+            os.makedirs(self._directory, exist_ok=True)
+            self._file = tempfile.TemporaryFile(
+                dir=self._directory, prefix=".overtone-spill-", buffering=_BUFFER_BYTES
+            )
+            # Closed with the table even when nobody calls close() (a controller in a test).
+            self._closer = weakref.finalize(self, self._file.close)
+        self._starts.append(self._size)
+        self._file.write(data)
+        self._size += len(data)
+        self._unflushed = True
         return len(self._starts) - 1
 
     def read(self, index: int) -> bytes:
         start = self._starts[index]
-        end = (
-            self._starts[index + 1]
-            if index + 1 < len(self._starts)
-            else self._written + len(self._buffer)
-        )
-        if start >= self._written:
-            return bytes(self._buffer[start - self._written : end - self._written])
-        self._flush()
+        end = self._starts[index + 1] if index + 1 < len(self._starts) else self._size
+        if self._unflushed:
+            self._file.flush()
+            self._unflushed = False
         return os.pread(self._file.fileno(), end - start, start)
 
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
-        if self._file is None:
-            os.makedirs(self._directory, exist_ok=True)
-            self._file = tempfile.TemporaryFile(dir=self._directory, prefix=".overtone-spill-")
-            # Closed with the table even when nobody calls close() (a controller in a test).
-            self._closer = weakref.finalize(self, self._file.close)
-        self._file.seek(self._written)
-        self._file.write(self._buffer)
-        self._file.flush()
-        self._written += len(self._buffer)
-        self._buffer = bytearray()
-
     def close(self) -> None:
-        """Drop the spill: the retired entries cannot be read after this."""
         if self._closer is not None:
             self._closer()
         self._file = self._closer = None
         self._starts = array("q")
-        self._buffer = bytearray()
-        self._written = 0
+        self._size = 0
 
 
 class TrialTable(Mapping[str, Trial]):
     """Every trial of an experiment by id, in creation order.
 
-    Live trials (pending, running, paused) are the controller's own ``Trial`` objects;
-    a finished trial, once :meth:`retire` d, is read back on each access as a new, detached
-    ``Trial`` (changing it changes nothing).
+    Live trials (pending, running, paused) are the controller's own ``Trial`` objects; a
+    finished trial, once :meth:`retire` d, is read back on each access as a new, detached
+    ``Trial`` (changing it changes nothing). A retired trial costs 8 bytes here (where its
+    entry lies in the spill): not even its id is kept, so finding one by id reads the spill
+    (the controller itself only looks up live trials by id; tests and tools may do more).
     """
 
     def __init__(self, experiment_path: str) -> None:
         self._experiment_path = experiment_path
-        self._order: list[str] = []
+        self._slots = array("q")  # per trial, in order: its spill index, or -1 while live
         self._live: dict[str, Trial] = {}
-        self._retired: dict[str, int] = {}  # trial id -> its index in the spill
+        self._live_at: dict[int, Trial] = {}  # the live trials by position
+        self._position: dict[str, int] = {}  # the live trials' positions
         self._spill = _Spill(experiment_path)
 
     # -- changes ---------------------------------------------------------------------------
     def add(self, trial: Trial) -> None:
         """A new trial (or one restored), live until :meth:`retire`."""
-        if trial.trial_id not in self._live and trial.trial_id not in self._retired:
-            self._order.append(trial.trial_id)
-        self._retired.pop(trial.trial_id, None)
-        self._live[trial.trial_id] = trial
+        if trial.trial_id in self._live:
+            raise ValueError(f"trial id {trial.trial_id!r} is in the table already")
+        position = len(self._slots)
+        self._slots.append(-1)
+        self._live[trial.trial_id] = self._live_at[position] = trial
+        self._position[trial.trial_id] = position
 
-    def retire(self, trial: Trial) -> None:
-        """``trial`` has finished: keep its state entry on disk, not the object."""
-        if self._live.pop(trial.trial_id, None) is None:
-            return
-        entry = dumps(trial.to_state())
-        self._retired[trial.trial_id] = self._spill.append(entry.encode("utf-8") + b"\n")
+    def retire(self, trial: Trial) -> int:
+        """``trial`` has finished: keep its state entry on disk, not the object. Returns where
+        the entry lies, for :meth:`entry`."""
+        position = self._position.pop(trial.trial_id)
+        del self._live[trial.trial_id], self._live_at[position]
+        index = self._spill.append(dumps(trial.to_state()).encode("utf-8") + b"\n")
+        self._slots[position] = index
+        return index
+
+    def entry(self, index: int) -> RawEntry:
+        """The JSON of the retired trial whose entry :meth:`retire` put at ``index``."""
+        return RawEntry(self._text(index))
 
     def close(self) -> None:
+        """Drop the spill: retired trials cannot be read after this."""
         self._spill.close()
 
     # -- reading ---------------------------------------------------------------------------
     def live(self) -> list[Trial]:
         """The trials not retired, in creation order."""
-        return list(self._live.values())
+        return [self._live_at[p] for p in sorted(self._live_at)]
 
-    def _entry_text(self, trial_id: str) -> str:
-        return self._spill.read(self._retired[trial_id]).decode("utf-8").rstrip("\n")
+    def _text(self, index: int) -> str:
+        return self._spill.read(index).decode("utf-8").rstrip("\n")
+
+    def _retired_trial(self, index: int) -> Trial:
+        return Trial.from_state(json.loads(self._text(index)), self._experiment_path)
+
+    def at(self, position: int) -> Trial:
+        """The ``position``-th trial, in creation order."""
+        index = self._slots[position]
+        if index < 0:
+            return self._live_at[position % len(self._slots)]
+        return self._retired_trial(index)
+
+    def snapshot_at(self, position: int) -> FrozenTrial:
+        """The snapshot of the ``position``-th trial, in creation order."""
+        return self.at(position).snapshot()
 
     def __getitem__(self, trial_id: str) -> Trial:
         trial = self._live.get(trial_id)
         if trial is not None:
             return trial
-        if trial_id not in self._retired:
-            raise KeyError(trial_id)
-        return Trial.from_state(json.loads(self._entry_text(trial_id)), self._experiment_path)
-
-    def __contains__(self, trial_id: object) -> bool:
-        return trial_id in self._live or trial_id in self._retired
+        for index in self._slots:  # a retired trial: read the entries until it is found
+            if index >= 0:
+                entry = json.loads(self._text(index))
+                if entry["trial_id"] == trial_id:
+                    return Trial.from_state(entry, self._experiment_path)
+        raise KeyError(trial_id)
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._slots)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._order)
+        for position in range(len(self._slots)):
+            index = self._slots[position]
+            if index < 0:
+                yield self._live_at[position].trial_id
+            else:
+                yield json.loads(self._text(index))["trial_id"]
 
-    def id_at(self, index: int) -> str:
-        return self._order[index]
+    def values(self) -> Iterator[Trial]:  # type: ignore[override]
+        """Every trial, in creation order (the retired ones read back one at a time)."""
+        return (self.at(p) for p in range(len(self._slots)))
 
-    def snapshot_at(self, index: int) -> FrozenTrial:
-        """The snapshot of the ``index``-th trial (in creation order)."""
-        return self[self._order[index]].snapshot()
+    def items(self) -> Iterator[tuple[str, Trial]]:  # type: ignore[override]
+        return ((t.trial_id, t) for t in self.values())
 
     def entries(self) -> Iterator[dict[str, Any] | RawEntry]:
         """Every trial's state entry, in order: a dict for a live trial, the JSON text of a
         retired one."""
-        for trial_id in self._order:
-            trial = self._live.get(trial_id)
-            if trial is not None:
-                yield trial.to_state()
+        for position in range(len(self._slots)):
+            index = self._slots[position]
+            if index < 0:
+                yield self._live_at[position].to_state()
             else:
-                yield RawEntry(self._entry_text(trial_id))
+                yield RawEntry(self._text(index))

@@ -73,19 +73,25 @@ def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
 
 
 def append_state_updates(
-    experiment_path: str, snapshot_id: str, entries: list[dict[str, Any]]
+    experiment_path: str, snapshot_id: str, entries: list[dict[str, Any] | str]
 ) -> None:
     """Append trial entries that changed since the snapshot ``snapshot_id`` was written."""
     if not entries:
         return
-    data = "".join(
-        dumps({"snapshot": snapshot_id, "trial": entry}) + "\n" for entry in entries
-    ).encode("utf-8")
+    head = '{"snapshot": ' + dumps(snapshot_id) + ', "trial": '
     path = os.path.join(experiment_path, STATE_UPDATES_FILE)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            write_all(fd, data)
+            # In pieces of ~64 KiB: no string of every changed entry at once.
+            lines: list[str] = []
+            size = 0
+            for i, entry in enumerate(entries):  # a str is an entry encoded already
+                lines.append(head + (entry if isinstance(entry, str) else dumps(entry)) + "}\n")
+                size += len(lines[-1])
+                if size >= 65536 or i == len(entries) - 1:
+                    write_all(fd, "".join(lines).encode("utf-8"))
+                    lines, size = [], 0
             os.fsync(fd)
         finally:
             os.close(fd)
