@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from overtone._errors import ExperimentStateError, TuneError
 from overtone._trial import TrialStatus
@@ -43,6 +45,8 @@ from overtone.storage._layout import (
     STATE_FILE,
     STATE_UPDATES_FILE,
 )
+
+T = TypeVar("T")
 
 
 def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
@@ -208,6 +212,19 @@ def parse_experiment_state(
         raise ExperimentStateError(
             f"{where} is corrupted: it holds a {type(state).__name__}, not an object"
         )
+    _check_head(state, where)
+    trials = state.get("trials")
+    if not isinstance(trials, list):
+        raise ExperimentStateError(f"{where} is invalid: 'trials' is not a list")
+    if updates:
+        apply_state_updates(state, updates)
+    for index, entry in enumerate(trials):
+        _check_trial_entry(where, index, entry)
+    return state
+
+
+def _check_head(state: dict[str, Any], where: str) -> None:
+    """Check the state's format version and mode."""
     version = state.get("format_version")
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise ExperimentStateError(
@@ -222,27 +239,116 @@ def parse_experiment_state(
                 f"{where} is invalid: mode is {modes!r}, but must be 'min' or 'max' "
                 "(or a list of them)"
             )
-    trials = state.get("trials")
-    if not isinstance(trials, list):
-        raise ExperimentStateError(f"{where} is invalid: 'trials' is not a list")
-    if updates:
-        apply_state_updates(state, updates)
-    for index, entry in enumerate(trials):
-        _check_trial_entry(where, index, entry)
-    return state
 
 
-def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check an experiment's ``experiment_state.json`` (:func:`parse_experiment_state`).
+class _NotStreamable(Exception):
+    """The state file is not laid out as the controller writes it: parse it whole."""
 
-    Args:
-        path: the experiment directory, or the path of its ``experiment_state.json``.
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _updates_for(updates: bytes | None, snapshot_id: Any) -> dict[str, dict[str, Any]]:
+    """The last update of each trial that belongs to the snapshot ``snapshot_id``."""
+    found: dict[str, dict[str, Any]] = {}
+    if not updates or snapshot_id is None:
+        return found
+    for line in updates.splitlines():
+        try:
+            update = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # torn by a crash in the middle of an append
+        if not isinstance(update, dict) or update.get("snapshot") != snapshot_id:
+            continue
+        entry = update.get("trial")
+        if isinstance(entry, dict) and "trial_id" in entry:
+            found[entry["trial_id"]] = entry
+    return found
+
+
+def _stream_state(
+    text: str, where: str, updates: bytes | None, build: Callable[[dict[str, Any]], T]
+) -> tuple[dict[str, Any], list[T]]:
+    """Parse a state file the way the controller writes it (``trials`` after the other keys),
+    handing each trial's entry to ``build`` as soon as it is decoded."""
+    ws = _WHITESPACE.match
+    decode = _DECODER.raw_decode
+    i = ws(text, 0).end()
+    if text[i : i + 1] != "{":
+        raise _NotStreamable
+    i = ws(text, i + 1).end()
+    head: dict[str, Any] = {}
+    built: list[T] | None = None
+    while text[i : i + 1] != "}":
+        key, i = decode(text, i)
+        i = ws(text, i).end()
+        if not isinstance(key, str) or text[i : i + 1] != ":":
+            raise _NotStreamable
+        i = ws(text, i + 1).end()
+        if key == "trials" and built is None and text[i : i + 1] == "[":
+            _check_head(head, where)
+            changed = _updates_for(updates, head.get("snapshot_id"))
+            built = []
+            i = ws(text, i + 1).end()
+            while text[i : i + 1] != "]":
+                entry, i = decode(text, i)
+                if isinstance(entry, dict) and changed:
+                    entry = changed.pop(entry.get("trial_id"), entry)  # type: ignore[arg-type]
+                _check_trial_entry(where, len(built), entry)
+                built.append(build(entry))
+                i = ws(text, i).end()
+                if text[i : i + 1] == ",":
+                    i = ws(text, i + 1).end()
+                elif text[i : i + 1] != "]":
+                    raise _NotStreamable
+            for entry in changed.values():  # trials new since the snapshot
+                _check_trial_entry(where, len(built), entry)
+                built.append(build(entry))
+            i += 1
+        elif key in ("snapshot_id", "format_version", "mode") and built is not None:
+            raise _NotStreamable  # a key that the trials depend on came after them
+        else:
+            head[key], i = decode(text, i)
+        i = ws(text, i).end()
+        if text[i : i + 1] == ",":
+            i = ws(text, i + 1).end()
+        elif text[i : i + 1] != "}":
+            raise _NotStreamable
+    if built is None or text[i + 1 :].strip():
+        raise _NotStreamable
+    return head, built
+
+
+def load_experiment_entries(
+    path: str | os.PathLike[str], build: Callable[[dict[str, Any]], T]
+) -> tuple[dict[str, Any], list[T]]:
+    """The state of :func:`load_experiment_state` without its trials (the "head"), and
+    ``build(entry)`` for each trial's entry, in order.
+
+    The entries are decoded one at a time and handed to ``build``, which can keep them in a
+    compact form: a state of 100,000 trials is never held whole as dicts.
 
     Raises:
-        ExperimentStateError: (a ``TuneError`` and a ``ValueError``) if the directory holds no
-            experiment, or its state file is corrupted or of an unknown format.
+        ExperimentStateError: as :func:`load_experiment_state`.
     """
     experiment_path, state_file = locate_experiment(path)
+    data, updates = _read_state_files(experiment_path, state_file)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        state = parse_experiment_state(data, state_file, updates)  # says what is wrong
+    else:
+        del data  # the text alone from here on
+        try:
+            return _stream_state(text, state_file, updates, build)
+        except (_NotStreamable, json.JSONDecodeError, RecursionError):
+            state = parse_experiment_state(text, state_file, updates)  # type: ignore[arg-type]
+    trials = state.pop("trials")
+    return state, [build(entry) for entry in trials]
+
+
+def _read_state_files(experiment_path: str, state_file: str) -> tuple[bytes, bytes | None]:
     if not os.path.isfile(state_file):
         raise ExperimentStateError(
             f"{experiment_path} is not an experiment directory: it has no {STATE_FILE}"
@@ -260,4 +366,19 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
             updates: bytes | None = f.read()
     except FileNotFoundError:
         updates = None
+    return data, updates
+
+
+def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check an experiment's ``experiment_state.json`` (:func:`parse_experiment_state`).
+
+    Args:
+        path: the experiment directory, or the path of its ``experiment_state.json``.
+
+    Raises:
+        ExperimentStateError: (a ``TuneError`` and a ``ValueError``) if the directory holds no
+            experiment, or its state file is corrupted or of an unknown format.
+    """
+    experiment_path, state_file = locate_experiment(path)
+    data, updates = _read_state_files(experiment_path, state_file)
     return parse_experiment_state(data, state_file, updates)
