@@ -287,6 +287,8 @@ def _stream_state(
             raise _NotStreamable
         i = ws(text, i + 1).end()
         if key == "trials" and built is None and text[i : i + 1] == "[":
+            if "format_version" not in head or (updates and "snapshot_id" not in head):
+                raise _NotStreamable  # the keys the trials depend on come after them
             _check_head(head, where)
             changed = _updates_for(updates, head.get("snapshot_id"))
             built = []
