@@ -2,10 +2,10 @@
 
 A finished trial changes no more, yet an experiment of 100,000 trials would keep 100,000
 ``Trial`` objects (about 1.5 KiB each with their last result, config and paths) until its
-end. :class:`TrialTable` keeps, per finished trial, only its id and where its state entry
-(``Trial.to_state()``, as JSON) lies in an anonymous spill file in the experiment folder; the
-entry is read back, and a detached ``Trial`` or ``FrozenTrial`` built from it, whenever a
-callback, the progress output or a whole save of the state asks for it.
+end. :class:`TrialTable` keeps, per finished trial, only where its state entry
+(``Trial.to_state()``, as JSON) lies in an anonymous spill file in the experiment folder (8
+bytes); the entry is read back, and a detached ``Trial`` or ``FrozenTrial`` built from it,
+whenever a callback, the progress output or a whole save of the state asks for it.
 """
 
 from __future__ import annotations
@@ -67,7 +67,12 @@ class _Spill:
         if self._unflushed:
             self._file.flush()
             self._unflushed = False
-        return os.pread(self._file.fileno(), end - start, start)
+        if hasattr(os, "pread"):
+            return os.pread(self._file.fileno(), end - start, start)
+        self._file.seek(start)  # no pread (Windows): appends go on at the end regardless
+        data = self._file.read(end - start)
+        self._file.seek(0, os.SEEK_END)
+        return data
 
     def close(self) -> None:
         if self._closer is not None:
