@@ -26,6 +26,44 @@ from overtone.storage._files import dumps
 _BUFFER_BYTES = 64 * 1024
 
 
+class _Int64s:
+    """A growing list of integers in fixed-size chunks: no block that grows by reallocation
+    (each realloc of a long array leaves a hole in the heap, which keeps the RSS up)."""
+
+    _CHUNK = 8192
+
+    def __init__(self) -> None:
+        self._chunks: list[array[int]] = []
+        self._len = 0
+
+    def append(self, value: int) -> None:
+        if self._len % self._CHUNK == 0:
+            self._chunks.append(array("q", [0]) * self._CHUNK)
+        self._chunks[-1][self._len % self._CHUNK] = value
+        self._len += 1
+
+    def _at(self, index: int) -> int:
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(index)
+        return index
+
+    def __getitem__(self, index: int) -> int:
+        index = self._at(index)
+        return self._chunks[index // self._CHUNK][index % self._CHUNK]
+
+    def __setitem__(self, index: int, value: int) -> None:
+        index = self._at(index)
+        self._chunks[index // self._CHUNK][index % self._CHUNK] = value
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[int]:
+        return (self[i] for i in range(self._len))
+
+
 class RawEntry(str):
     """A trial's state entry already encoded as JSON (written to a state file as it is)."""
 
@@ -43,7 +81,7 @@ class _Spill:
         self._directory = directory
         self._file: Any = None
         self._closer: weakref.finalize | None = None
-        self._starts = array("q")  # where each entry starts
+        self._starts = _Int64s()  # where each entry starts
         self._size = 0  # bytes appended
         self._unflushed = False
 
@@ -78,7 +116,7 @@ class _Spill:
         if self._closer is not None:
             self._closer()
         self._file = self._closer = None
-        self._starts = array("q")
+        self._starts = _Int64s()
         self._size = 0
 
 
@@ -94,7 +132,7 @@ class TrialTable(Mapping[str, Trial]):
 
     def __init__(self, experiment_path: str) -> None:
         self._experiment_path = experiment_path
-        self._slots = array("q")  # per trial, in order: its spill index, or -1 while live
+        self._slots = _Int64s()  # per trial, in order: its spill index, or -1 while live
         self._live: dict[str, Trial] = {}
         self._live_at: dict[int, Trial] = {}  # the live trials by position
         self._position: dict[str, int] = {}  # the live trials' positions

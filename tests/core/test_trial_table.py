@@ -146,3 +146,16 @@ def test_resuming_a_large_experiment_keeps_every_trial_and_adds_more(tmp_path, m
     assert after[:40] == before  # the finished trials, spilled on restore, written unchanged
     assert [t["status"] for t in after] == ["TERMINATED"] * 55
     assert [t.last_result["score"] for t in analysis.trials] == [1] * 55
+
+
+def test_the_offsets_grow_in_fixed_chunks_and_read_back():
+    from overtone._trial_table import _Int64s
+
+    values = _Int64s()
+    for i in range(20000):  # three chunks
+        values.append(i * 7 - 5)
+    values[8192] = -1
+    assert len(values) == 20000 and values[-1] == 19999 * 7 - 5 and values[8192] == -1
+    assert list(values)[8190:8194] == [8190 * 7 - 5, 8191 * 7 - 5, -1, 8193 * 7 - 5]
+    with pytest.raises(IndexError):
+        values[20000]
