@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import weakref
 from array import array
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from overtone._trial import FrozenTrial
+from overtone._trial import FrozenTrial, Resources
 from overtone._trial_state import Trial
 from overtone.storage._files import dumps
 
@@ -62,6 +63,20 @@ class _Int64s:
 
     def __iter__(self) -> Iterator[int]:
         return (self[i] for i in range(self._len))
+
+
+def _shared(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` with the keys of its config and last result (and the short strings of the
+    latter) interned: a progress report over 100,000 read-back trials then holds one copy of
+    each key, not 100,000 (``json.loads`` shares keys only within one document)."""
+    for name in ("config", "last_result"):
+        value = entry.get(name)
+        if isinstance(value, dict):
+            entry[name] = {
+                sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
+                for k, v in value.items()
+            }
+    return entry
 
 
 class RawEntry(str):
@@ -137,6 +152,7 @@ class TrialTable(Mapping[str, Trial]):
         self._live_at: dict[int, Trial] = {}  # the live trials by position
         self._position: dict[str, int] = {}  # the live trials' positions
         self._spill = _Spill(experiment_path)
+        self._resources: dict[Any, Resources] = {}  # one object per distinct resources
 
     # -- changes ---------------------------------------------------------------------------
     def add(self, trial: Trial) -> None:
@@ -174,7 +190,11 @@ class TrialTable(Mapping[str, Trial]):
         return self._spill.read(index).decode("utf-8").rstrip("\n")
 
     def _retired_trial(self, index: int) -> Trial:
-        return Trial.from_state(json.loads(self._text(index)), self._experiment_path)
+        entry = _shared(json.loads(self._text(index)))
+        trial = Trial.from_state(entry, self._experiment_path)
+        key = tuple(sorted((entry.get("resources") or {}).items()))
+        trial.resources = self._resources.setdefault(key, trial.resources)
+        return trial
 
     def at(self, position: int) -> Trial:
         """The ``position``-th trial, in creation order."""
