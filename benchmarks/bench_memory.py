@@ -42,6 +42,8 @@ from _common import (  # noqa: E402
 
 TARGET = 1.1
 CPU_TARGET = 1.1
+PEAK_TARGET_MB = 300.0  # the driver's peak over a 100,000-trial run, analysis included
+PEAK_TARGET_TRIALS = 100_000
 MARKER = "BENCH_MEMORY_RESULT "
 
 
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     before = snapshot_default_results()
     load_before = loadavg()
-    rows, ratios = [], []
+    rows, ratios, peaks = [], [], []
     for rep in range(args.reps):
         print(f"rep {rep + 1}/{args.reps}: {args.trials} trials...", file=sys.stderr)
         wall, proc, note, _ = run_once(
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         ratio = rss[last] / rss[first]
         ratios.append(ratio)
+        peaks.append(data["hwm_kib"])
         cpu = data["cpu"]
         n_first = data["first"]
         head = (cpu[first] - cpu["1"]) / max(1, n_first - 1)
@@ -207,6 +210,17 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nmedian ratio rss@{args.trials} / rss@{first_n}: {med:.3f} "
             + ("MISS" if med > TARGET else "ok")
+        )
+    if peaks:
+        peak = max(peaks) * 1024 / 1e6  # MB (10^6 bytes): the stricter reading of the target
+        if args.trials >= PEAK_TARGET_TRIALS:
+            verdict = "ok" if peak < PEAK_TARGET_MB else "MISS"
+        else:
+            verdict = f"(the target is for {PEAK_TARGET_TRIALS:,} trials)"
+        print(
+            f"driver peak (VmHWM, tune.run and its ExperimentAnalysis): {peak:.1f} MB "
+            f"({max(peaks) / 1024:.1f} MiB), "
+            f"target < {PEAK_TARGET_MB:g} MB: {verdict}"
         )
     print(
         f"\nload average (1 min): {load_before} before, {loadavg()} after, "

@@ -20,7 +20,6 @@ from overtone._decisions import apply_restart, decide
 from overtone._experiment import (
     ExperimentSpec,
     TrialsView,
-    compact_result,
     guarded_callbacks,
     require_metric,
     resource_usage,
@@ -32,6 +31,7 @@ from overtone._teardown import on_sigterm, teardown
 from overtone._trial import FrozenTrial, Resources, TrialStatus
 from overtone._trial_factory import TrialFactory, trial_info
 from overtone._trial_state import Trial
+from overtone._trial_table import TrialTable
 from overtone.executors._base import DoneEvent, ErrorEvent, ResultEvent
 from overtone.runtime._runner import remove_spare_dirs
 from overtone.runtime._session import ConfigNotSendableError
@@ -52,7 +52,8 @@ class Controller:
 
     def __init__(self, spec: ExperimentSpec) -> None:
         self.spec = spec
-        self.trials: dict[str, Trial] = {}
+        # Every trial by id; a finished one is spilled to disk (see TrialTable).
+        self.trials = TrialTable(spec.experiment_path)
         self._queue: deque[Trial] = deque()  # pending/paused trials waiting to (re)start
         self._running: set[str] = set()
         self._unsent: list[ErrorEvent] = []  # trials whose config could not be sent
@@ -60,7 +61,8 @@ class Controller:
         self._stop_all = False
         self._interrupted = False
         self._dirty = True
-        self._changed: dict[str, Trial] = {}  # since the last save
+        # Changed since the last save: live trials, and where finished ones' entries lie.
+        self._changed: dict[str, Trial | int] = {}
         self._iteration = 0
         self._start = time.time()
         self._budget = _Budget(spec)
@@ -81,7 +83,7 @@ class Controller:
 
             self._output = make_output(
                 spec,
-                lambda: [t.snapshot() for t in self.trials.values()],
+                lambda: list(self._view),
                 lambda: resource_usage(spec.executor, self.trials, self._running),
                 start_time=self._start,
                 interval_s=_REPORT_INTERVAL_S,
@@ -98,6 +100,7 @@ class Controller:
             self._factory = continue_study(
                 spec, spec.restored, self.trials, self._queue, self._checkpoints.prune
             )
+            spec.restored.trials = []  # the table has them now, the finished ones spilled
             # The searcher and num_samples (which may have grown) decide whether more come.
             self._search_done = False
 
@@ -159,7 +162,7 @@ class Controller:
                 teardown(
                     spec,
                     self._checkpoints.close,
-                    list(self.trials.values()),
+                    self.trials.live(),
                     self._save_state,
                     lambda: self._callbacks.on_experiment_end(self._view),
                     quiet=failed,
@@ -230,7 +233,7 @@ class Controller:
             self._search_done = True
         if trial is None:
             return None
-        self.trials[trial.trial_id] = trial
+        self.trials.add(trial)
         if not self._fifo:
             self.spec.scheduler.on_trial_add(trial.snapshot())
         self._touch(trial)
@@ -348,9 +351,8 @@ class Controller:
     def _finish(self, trial: Trial, status: TrialStatus) -> None:
         trial.status = status
         trial.close()
-        if trial.last_result:
-            trial.last_result = compact_result(trial.last_result, trial)
-            trial.last_result["done"] = True
+        if trial.last_result:  # a copy: the result the plugins saw stays as they saw it
+            trial.last_result = {**trial.last_result, "trial_id": trial.trial_id, "done": True}
         self._touch(trial)
         self._iteration += 1
         error = status == TrialStatus.ERROR
@@ -358,6 +360,8 @@ class Controller:
         if self._callbacks:
             hook = self._callbacks.on_trial_error if error else self._callbacks.on_trial_complete
             hook(self._iteration, self._view, snap)
+        # It changes no more: only its entry is kept, on disk (and here until the next save).
+        self._changed[trial.trial_id] = self.trials.retire(trial)
 
     def _stop_everything(self) -> None:
         for trial_id in list(self._running):
@@ -370,8 +374,11 @@ class Controller:
         self._dirty = True
 
     def _save_state(self, whole: bool = True) -> None:
-        changed = None if whole else list(self._changed.values())
-        self._state.save(self.trials.values(), self._search_done, self._interrupted, changed)
+        changed = None
+        if not whole:
+            entry = self.trials.entry
+            changed = [c if isinstance(c, Trial) else entry(c) for c in self._changed.values()]
+        self._state.save(self.trials, self._search_done, self._interrupted, changed)
         self._changed.clear()
         self._dirty = False
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from overtone._dicts import lookup
 from overtone._trial import FrozenTrial, Resources
 from overtone._trial_state import Trial
+from overtone._trial_table import TrialTable
 from overtone.callbacks import Callback
 from overtone.callbacks._guard import CallbackList
 from overtone.config import CheckpointConfig, FailureConfig
@@ -62,40 +61,22 @@ class ExperimentSpec:
 
 
 class TrialsView(Sequence[FrozenTrial]):
-    """All trials as snapshots, built only when a callback actually looks."""
+    """All trials as snapshots, in creation order, each built only when a callback looks (a
+    finished trial's is read back from the :class:`TrialTable`'s spill)."""
 
-    def __init__(self, trials: dict[str, Trial]) -> None:
+    def __init__(self, trials: TrialTable) -> None:
         self._trials = trials
-        self._list: list[Trial] = []  # the trials in order, extended with the new ones
-
-    def _values(self) -> list[Trial]:
-        # Trials are only ever added, so the new ones are the dict's last: O(new), not O(all).
-        missing = len(self._trials) - len(self._list)
-        if missing:
-            newest = list(islice(reversed(self._trials.values()), missing))
-            self._list.extend(reversed(newest))
-        return self._list
 
     def __len__(self) -> int:
         return len(self._trials)
 
     def __getitem__(self, i: Any) -> Any:
-        values = self._values()[i]
-        return [t.snapshot() for t in values] if isinstance(i, slice) else values.snapshot()
+        if isinstance(i, slice):
+            return [self._trials.snapshot_at(j) for j in range(*i.indices(len(self._trials)))]
+        return self._trials.snapshot_at(i)
 
     def __iter__(self) -> Iterator[FrozenTrial]:
-        return (t.snapshot() for t in list(self._values()))
-
-
-def compact_result(result: dict[str, Any], trial: Trial) -> dict[str, Any]:
-    """A finished trial's last result, sharing its key strings with every other trial's:
-    the driver keeps one per trial for the whole experiment, so this keeps it flat."""
-    out = {
-        sys.intern(k): (sys.intern(v) if type(v) is str and len(v) < 64 else v)
-        for k, v in result.items()
-    }
-    out["trial_id"] = trial.trial_id
-    return out
+        return (self._trials.snapshot_at(j) for j in range(len(self._trials)))
 
 
 def log_files(setting: bool | str | tuple[str, str], trial_dir: str) -> tuple[str, str] | None:
@@ -148,7 +129,9 @@ def require_metric(result: dict[str, Any], metric: Any, who: Any) -> None:
         )
 
 
-def resource_usage(executor: Executor, trials: dict[str, Trial], running: set[str]) -> list[str]:
+def resource_usage(
+    executor: Executor, trials: Mapping[str, Trial], running: set[str]
+) -> list[str]:
     """The progress output's line on the resources the running trials hold."""
     total = executor.total_resources()
     cpu = sum(trials[t].resources.cpu for t in running)

@@ -176,6 +176,7 @@ def execute(
     try:
         controller.run()  # it shuts the executor down, whatever happens
     finally:
+        controller.trials.close()
         lock.release()
     return controller.spec.experiment_path, controller._interrupted
 

@@ -24,6 +24,7 @@ from overtone import __version__
 from overtone._study_change import space_key
 from overtone._trial import Resources, TrialStatus
 from overtone._trial_state import Trial
+from overtone._trial_table import RawEntry, TrialTable
 from overtone.storage._journal import read_results
 from overtone.storage._layout import (
     FORMAT_VERSION,
@@ -67,14 +68,15 @@ class StateWriter:
 
     def save(
         self,
-        trials: Collection[Trial],
+        trials: TrialTable | Collection[Trial],
         search_done: bool,
         interrupted: bool,
-        changed: list[Trial] | None = None,
+        changed: list[Trial | RawEntry] | None = None,
     ) -> None:
         """Save the state: whole, or (given ``changed``, the trials that changed since the last
         save) by appending their entries when there are many trials (see
-        ``_MIN_TRIALS_FOR_UPDATES``)."""
+        ``_MIN_TRIALS_FOR_UPDATES``). A :class:`TrialTable` gives its retired trials' entries
+        as the JSON they were spilled as; so may ``changed`` (a :class:`RawEntry`)."""
         spec = self.spec
         began = time.perf_counter()
         self._save_search_state(search_done)
@@ -85,7 +87,9 @@ class StateWriter:
             and self._updates + len(changed) <= len(trials)
         ):
             append_state_updates(
-                spec.experiment_path, self._snapshot_id, [t.to_state() for t in changed]
+                spec.experiment_path,
+                self._snapshot_id,
+                [t if isinstance(t, RawEntry) else t.to_state() for t in changed],
             )
             self._updates += len(changed)
         else:
@@ -99,7 +103,11 @@ class StateWriter:
                 "mode": spec.mode,
                 "interrupted": interrupted,
                 "snapshot_id": self._snapshot_id,
-                "trials": (t.to_state() for t in trials),
+                "trials": (
+                    trials.entries()
+                    if isinstance(trials, TrialTable)
+                    else (t.to_state() for t in trials)
+                ),
             }
             save_experiment_state(spec.experiment_path, state)
             self._updates = 0

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from overtone._experiment import ExperimentSpec
     from overtone._trial_state import Trial
+    from overtone._trial_table import TrialTable
 
 
 def space_key(space: Any) -> str:
@@ -100,7 +101,7 @@ def _searches(value: Any) -> bool:
 def continue_study(
     spec: ExperimentSpec,
     restored: Any,
-    trials: dict[str, Trial],
+    trials: TrialTable,
     queue: deque[Trial],
     prune: Callable[[Trial], Any],
 ) -> TrialFactory:
@@ -121,7 +122,7 @@ def continue_study(
         and state["space_key"] != space_key(spec.param_space)
     )
     for trial in restored.trials:
-        trials[trial.trial_id] = trial
+        trials.add(trial)
         prune(trial)  # marks which ones are the best
         if changed and not config_fits(trial.config, spec.param_space):
             trial.out_of_space = True
@@ -135,4 +136,7 @@ def continue_study(
                 spec.searcher.add_evaluated_trials(finished, spec.metric)
         else:
             spec.searcher.set_state(state["searcher"])
+    for trial in restored.trials:  # only the entries of finished trials are kept
+        if trial.status.is_finished() or trial.out_of_space:
+            trials.retire(trial)
     return factory

@@ -122,6 +122,30 @@ class Trial:
             state["out_of_space"] = True
         return state
 
+    @classmethod
+    def from_state(cls, entry: dict[str, Any], experiment_path: str) -> Trial:
+        """The trial that :meth:`to_state` wrote ``entry`` for (its ``last_result`` with the
+        ``config`` again, as the controller keeps it)."""
+        trial = cls(
+            entry["trial_id"],
+            entry["trial_name"],
+            entry["dirname"],
+            experiment_path,
+            entry["config"],
+            Resources.coerce(entry.get("resources")),
+            entry.get("experiment_tag", ""),
+            entry.get("trainable_name", ""),
+        )
+        trial.status = TrialStatus(entry["status"])
+        trial.num_failures = int(entry.get("num_failures", 0))
+        trial.error_file = entry.get("error_file")
+        trial.out_of_space = bool(entry.get("out_of_space", False))
+        trial.checkpoints = list(entry.get("checkpoints") or [])
+        last = entry.get("last_result")
+        if last:
+            trial.last_result = {**last, "config": trial.config}
+        return trial
+
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()

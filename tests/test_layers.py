@@ -19,6 +19,7 @@ CONTROLLER = {
     "_queue",
     "_experiment",
     "_trial_state",
+    "_trial_table",
     "_state",
     "_checkpoints",
     "_trial_factory",

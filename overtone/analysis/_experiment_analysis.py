@@ -27,7 +27,11 @@ from overtone.analysis._scores import (
 )
 from overtone.analysis._trial_record import TrialRecord, flatten_dict, metric_keys
 from overtone.checkpoint import Checkpoint
-from overtone.storage._state import load_experiment_state, locate_experiment
+from overtone.storage._state import (
+    load_experiment_entries,
+    load_experiment_state,
+    locate_experiment,
+)
 
 __all__ = ["ExperimentAnalysis", "ExperimentStateError", "load_experiment_state"]
 
@@ -70,12 +74,12 @@ class ExperimentAnalysis:
     ) -> None:
         check_objectives(default_metric, default_mode)
         self._experiment_path, _ = locate_experiment(experiment_checkpoint_path)
-        self._state = load_experiment_state(self._experiment_path)
+        memo: dict[Any, Any] = {}  # values the records share
+        self._state, self._trials = load_experiment_entries(
+            self._experiment_path, lambda entry: TrialRecord(entry, self._experiment_path, memo)
+        )
         self._default_metric: Any = default_metric or self._state.get("metric")
         self._default_mode: Any = default_mode or self._state.get("mode")
-        self._trials = [
-            TrialRecord(entry, self._experiment_path) for entry in self._state["trials"]
-        ]
         self._dataframes: dict[str, pd.DataFrame] = {}
 
     # -- basic views -------------------------------------------------------------------------

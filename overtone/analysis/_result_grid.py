@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from overtone._errors import MetricNotFoundError, NoBestResultError, TrialError
 from overtone._trial import TrialStatus
@@ -29,7 +29,8 @@ class ResultGrid:
 
     def __init__(self, experiment_analysis: ExperimentAnalysis) -> None:
         self._experiment_analysis = experiment_analysis
-        self._results = [self._trial_to_result(trial) for trial in experiment_analysis.trials]
+        # Each Result is built when asked for (it holds the trial's metrics as dicts).
+        self._results = _Results(experiment_analysis.trials, self._trial_to_result)
 
     @property
     def experiment_path(self) -> str:
@@ -154,6 +155,32 @@ class ResultGrid:
             best_checkpoints=trial.best_checkpoints,
             _load_metrics_dataframe=lambda: analysis._trial_dataframe(trial),
         )
+
+
+class _Results(Sequence[Result]):
+    """One :class:`Result` per trial, built from the trial's record when first asked for
+    (then kept, so that the same trial gives the same ``Result``)."""
+
+    def __init__(self, trials: list[TrialRecord], build: Callable[[TrialRecord], Result]):
+        self._trials = trials
+        self._build = build
+        self._built: dict[int, Result] = {}
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._trials)))]
+        if i < 0:
+            i += len(self._trials)
+        result = self._built.get(i)
+        if result is None:
+            result = self._built[i] = self._build(self._trials[i])
+        return result
+
+    def __iter__(self) -> Iterator[Result]:
+        return (self[i] for i in range(len(self._trials)))
 
 
 def _trial_error(trial: TrialRecord) -> TrialError | None:

@@ -96,7 +96,10 @@ class TBXLoggerCallback(LoggerCallback):
             self._end(trial, log, "failure" if failed else "success")
 
     def on_experiment_end(self, trials: list[FrozenTrial], **info: Any) -> None:
-        by_id = {t.trial_id: t for t in trials}
+        if not self._trials:
+            return  # every log was closed as its trial ended: no need to look at the trials
+        # Only the trials whose log is open (a trial's snapshot may be read back from disk).
+        by_id = {t.trial_id: t for t in trials if t.trial_id in self._trials}
         for trial_id in list(self._trials):
             log = self._trials.pop(trial_id)
             trial = by_id.get(trial_id)

@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from overtone._errors import ExperimentStateError, TuneError
 from overtone._trial import TrialStatus
@@ -44,13 +46,16 @@ from overtone.storage._layout import (
     STATE_UPDATES_FILE,
 )
 
+T = TypeVar("T")
+
 
 def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
     """Write ``state`` as the experiment's state file, atomically, then drop the updates
     written after the previous one (``state`` holds them all, under a new ``snapshot_id``).
 
-    ``state["trials"]`` may be any iterable of entries: they are encoded one at a time, so
-    that a state of 100,000 trials is never held whole in memory, as a list or as a string.
+    ``state["trials"]`` may be any iterable of entries (dicts, or their JSON text): they are
+    encoded one at a time, so that a state of 100,000 trials is never held whole in memory, as
+    a list or as a string.
     """
     path = os.path.join(experiment_path, STATE_FILE)
     trials = state.get("trials")
@@ -60,8 +65,8 @@ def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
         head = dumps({k: v for k, v in state.items() if k != "trials"})
         with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(head[:-1] + (', "trials": [' if len(head) > 2 else '"trials": ['))
-            for i, entry in enumerate(trials):
-                f.write(("," if i else "") + dumps(entry))
+            for i, entry in enumerate(trials):  # a str is an entry encoded already
+                f.write(("," if i else "") + (entry if isinstance(entry, str) else dumps(entry)))
             f.write("]}")
             f.flush()
             os.fsync(f.fileno())
@@ -72,19 +77,25 @@ def save_experiment_state(experiment_path: str, state: dict[str, Any]) -> None:
 
 
 def append_state_updates(
-    experiment_path: str, snapshot_id: str, entries: list[dict[str, Any]]
+    experiment_path: str, snapshot_id: str, entries: list[dict[str, Any] | str]
 ) -> None:
     """Append trial entries that changed since the snapshot ``snapshot_id`` was written."""
     if not entries:
         return
-    data = "".join(
-        dumps({"snapshot": snapshot_id, "trial": entry}) + "\n" for entry in entries
-    ).encode("utf-8")
+    head = '{"snapshot": ' + dumps(snapshot_id) + ', "trial": '
     path = os.path.join(experiment_path, STATE_UPDATES_FILE)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            write_all(fd, data)
+            # In pieces of ~64 KiB: no string of every changed entry at once.
+            lines: list[str] = []
+            size = 0
+            for i, entry in enumerate(entries):  # a str is an entry encoded already
+                lines.append(head + (entry if isinstance(entry, str) else dumps(entry)) + "}\n")
+                size += len(lines[-1])
+                if size >= 65536 or i == len(entries) - 1:
+                    write_all(fd, "".join(lines).encode("utf-8"))
+                    lines, size = [], 0
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -201,6 +212,19 @@ def parse_experiment_state(
         raise ExperimentStateError(
             f"{where} is corrupted: it holds a {type(state).__name__}, not an object"
         )
+    _check_head(state, where)
+    trials = state.get("trials")
+    if not isinstance(trials, list):
+        raise ExperimentStateError(f"{where} is invalid: 'trials' is not a list")
+    if updates:
+        apply_state_updates(state, updates)
+    for index, entry in enumerate(trials):
+        _check_trial_entry(where, index, entry)
+    return state
+
+
+def _check_head(state: dict[str, Any], where: str) -> None:
+    """Check the state's format version and mode."""
     version = state.get("format_version")
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise ExperimentStateError(
@@ -215,27 +239,118 @@ def parse_experiment_state(
                 f"{where} is invalid: mode is {modes!r}, but must be 'min' or 'max' "
                 "(or a list of them)"
             )
-    trials = state.get("trials")
-    if not isinstance(trials, list):
-        raise ExperimentStateError(f"{where} is invalid: 'trials' is not a list")
-    if updates:
-        apply_state_updates(state, updates)
-    for index, entry in enumerate(trials):
-        _check_trial_entry(where, index, entry)
-    return state
 
 
-def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check an experiment's ``experiment_state.json`` (:func:`parse_experiment_state`).
+class _NotStreamable(Exception):
+    """The state file is not laid out as the controller writes it: parse it whole."""
 
-    Args:
-        path: the experiment directory, or the path of its ``experiment_state.json``.
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _updates_for(updates: bytes | None, snapshot_id: Any) -> dict[str, dict[str, Any]]:
+    """The last update of each trial that belongs to the snapshot ``snapshot_id``."""
+    found: dict[str, dict[str, Any]] = {}
+    if not updates or snapshot_id is None:
+        return found
+    for line in updates.splitlines():
+        try:
+            update = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # torn by a crash in the middle of an append
+        if not isinstance(update, dict) or update.get("snapshot") != snapshot_id:
+            continue
+        entry = update.get("trial")
+        if isinstance(entry, dict) and "trial_id" in entry:
+            found[entry["trial_id"]] = entry
+    return found
+
+
+def _stream_state(
+    text: str, where: str, updates: bytes | None, build: Callable[[dict[str, Any]], T]
+) -> tuple[dict[str, Any], list[T]]:
+    """Parse a state file the way the controller writes it (``trials`` after the other keys),
+    handing each trial's entry to ``build`` as soon as it is decoded."""
+    ws = _WHITESPACE.match
+    decode = _DECODER.raw_decode
+    i = ws(text, 0).end()
+    if text[i : i + 1] != "{":
+        raise _NotStreamable
+    i = ws(text, i + 1).end()
+    head: dict[str, Any] = {}
+    built: list[T] | None = None
+    while text[i : i + 1] != "}":
+        key, i = decode(text, i)
+        i = ws(text, i).end()
+        if not isinstance(key, str) or text[i : i + 1] != ":":
+            raise _NotStreamable
+        i = ws(text, i + 1).end()
+        if key == "trials" and built is None and text[i : i + 1] == "[":
+            if "format_version" not in head or (updates and "snapshot_id" not in head):
+                raise _NotStreamable  # the keys the trials depend on come after them
+            _check_head(head, where)
+            changed = _updates_for(updates, head.get("snapshot_id"))
+            built = []
+            i = ws(text, i + 1).end()
+            while text[i : i + 1] != "]":
+                entry, i = decode(text, i)
+                if isinstance(entry, dict) and changed:
+                    entry = changed.pop(entry.get("trial_id"), entry)  # type: ignore[arg-type]
+                _check_trial_entry(where, len(built), entry)
+                built.append(build(entry))
+                i = ws(text, i).end()
+                if text[i : i + 1] == ",":
+                    i = ws(text, i + 1).end()
+                elif text[i : i + 1] != "]":
+                    raise _NotStreamable
+            for entry in changed.values():  # trials new since the snapshot
+                _check_trial_entry(where, len(built), entry)
+                built.append(build(entry))
+            i += 1
+        elif key in ("snapshot_id", "format_version", "mode") and built is not None:
+            raise _NotStreamable  # a key that the trials depend on came after them
+        else:
+            head[key], i = decode(text, i)
+        i = ws(text, i).end()
+        if text[i : i + 1] == ",":
+            i = ws(text, i + 1).end()
+        elif text[i : i + 1] != "}":
+            raise _NotStreamable
+    if built is None or text[i + 1 :].strip():
+        raise _NotStreamable
+    return head, built
+
+
+def load_experiment_entries(
+    path: str | os.PathLike[str], build: Callable[[dict[str, Any]], T]
+) -> tuple[dict[str, Any], list[T]]:
+    """The state of :func:`load_experiment_state` without its trials (the "head"), and
+    ``build(entry)`` for each trial's entry, in order.
+
+    The entries are decoded one at a time and handed to ``build``, which can keep them in a
+    compact form: a state of 100,000 trials is never held whole as dicts.
 
     Raises:
-        ExperimentStateError: (a ``TuneError`` and a ``ValueError``) if the directory holds no
-            experiment, or its state file is corrupted or of an unknown format.
+        ExperimentStateError: as :func:`load_experiment_state`.
     """
     experiment_path, state_file = locate_experiment(path)
+    data, updates = _read_state_files(experiment_path, state_file)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        state = parse_experiment_state(data, state_file, updates)  # says what is wrong
+    else:
+        del data  # the text alone from here on
+        try:
+            return _stream_state(text, state_file, updates, build)
+        except (_NotStreamable, json.JSONDecodeError, RecursionError):
+            state = parse_experiment_state(text, state_file, updates)  # type: ignore[arg-type]
+    trials = state.pop("trials")
+    return state, [build(entry) for entry in trials]
+
+
+def _read_state_files(experiment_path: str, state_file: str) -> tuple[bytes, bytes | None]:
     if not os.path.isfile(state_file):
         raise ExperimentStateError(
             f"{experiment_path} is not an experiment directory: it has no {STATE_FILE}"
@@ -253,4 +368,19 @@ def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
             updates: bytes | None = f.read()
     except FileNotFoundError:
         updates = None
+    return data, updates
+
+
+def load_experiment_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check an experiment's ``experiment_state.json`` (:func:`parse_experiment_state`).
+
+    Args:
+        path: the experiment directory, or the path of its ``experiment_state.json``.
+
+    Raises:
+        ExperimentStateError: (a ``TuneError`` and a ``ValueError``) if the directory holds no
+            experiment, or its state file is corrupted or of an unknown format.
+    """
+    experiment_path, state_file = locate_experiment(path)
+    data, updates = _read_state_files(experiment_path, state_file)
     return parse_experiment_state(data, state_file, updates)

@@ -101,3 +101,46 @@ def test_last_result_is_a_copy(experiment: str) -> None:
     trial = records(experiment)["a"]
     trial.last_result["mean_loss"] = 99
     assert trial.last_result["mean_loss"] == 2.0
+
+
+def test_a_record_keeps_its_entry_packed_and_gives_the_same_values(tmp_path: Path) -> None:
+    from overtone.analysis._trial_record import _Packed, pack, unpack
+
+    entry = {
+        "trial_id": "t_00001",
+        "trial_name": "f_t_00001",
+        "dirname": "f_t_00001_1",
+        "config": {"lr": 0.1, "layers": [1, {"n": None}], "flag": True, "deep": {}},
+        "status": "ERROR",
+        "experiment_tag": "1_lr=0.1",
+        "last_result": {"loss": 0.5, "done": False, "hist": [1.5, 2], "text": "x" * 100},
+        "num_failures": 2,
+        "error_file": "error.txt",
+        "checkpoints": [
+            {"dirname": "checkpoint_000001", "metrics": {"loss": 0.7}, "best": False},
+            {"dirname": "checkpoint_000002", "metrics": {"loss": 0.5}},
+        ],
+        "resources": {"cpu": 2.0, "gpu": 0.0},
+    }
+    memo: dict = {}
+    record = TrialRecord(entry, str(tmp_path), memo)
+    other = TrialRecord({**entry, "trial_id": "t_00002"}, str(tmp_path), memo)
+    assert record.config == entry["config"]
+    assert record.config is not record.config  # built afresh: changing it changes nothing
+    assert record.last_result == {**entry["last_result"], "trial_id": "t_00001",
+                                  "config": entry["config"]}  # fmt: skip
+    assert record.status is TrialStatus.ERROR and record.num_failures == 2
+    assert record.path == os.path.join(str(tmp_path), "f_t_00001_1")
+    assert record.error_file == os.path.join(record.path, "error.txt")
+    assert record.resources == Resources(cpu=2.0) and record.resources is other.resources
+    assert [c.path for c, _ in record.checkpoints] == [
+        os.path.join(record.path, "checkpoint_000001"),
+        os.path.join(record.path, "checkpoint_000002"),
+    ]
+    assert [m for _, m in record.best_checkpoints] == [{"loss": 0.5}]
+    assert record.checkpoint.path == os.path.join(record.path, "checkpoint_000002")
+    # packed: no dict per trial, the keys shared between records
+    assert type(record._last_result) is _Packed and type(record._config) is _Packed
+    assert record._last_result[0] is other._last_result[0]
+    for value in (entry, [], {}, [[{}]], {"a": [None, 1.5, "s", True, 7]}):
+        assert unpack(pack(value, {})) == value

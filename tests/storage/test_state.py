@@ -16,6 +16,7 @@ from overtone.storage._layout import (
 )
 from overtone.storage._state import (
     append_state_updates,
+    load_experiment_entries,
     load_experiment_state,
     load_search_state,
     save_experiment_state,
@@ -109,3 +110,77 @@ def test_a_state_whose_trials_are_a_generator_is_written_as_json(tmp_path):
     loaded = json.loads((tmp_path / "experiment_state.json").read_text())
     assert loaded == {**state, "trials": entries}
     assert load_experiment_state(tmp_path)["trials"] == entries
+
+
+def _both(path):
+    """What the whole parse and the entry-by-entry one read (the latter as (head, entries))."""
+    built = []
+    head, entries = load_experiment_entries(path, lambda e: built.append(e) or len(built))
+    assert entries == list(range(1, len(built) + 1))  # build() ran once per entry, in order
+    return load_experiment_state(path), {**head, "trials": built}
+
+
+def test_entries_load_one_at_a_time_as_the_whole_parse_reads_them(tmp_path):
+    base = {"format_version": FORMAT_VERSION, "snapshot_id": "s1", "mode": "max", "x": [1]}
+    encoded = '{"trial_id": "b", "dirname": "b", "status": "RUNNING", "config": {"y": [1, {}]}}'
+    trials = (e for e in [_entry("a", "RUNNING"), encoded, _entry("c", "PENDING")])
+    save_experiment_state(str(tmp_path), {**base, "trials": trials})
+    append_state_updates(str(tmp_path), "s1", [_entry("a", "TERMINATED"), _entry("d", "ERROR")])
+    append_state_updates(str(tmp_path), "s0", [_entry("c", "ERROR")])  # stale: ignored
+    whole, streamed = _both(tmp_path)
+    assert streamed == whole
+    assert [t["status"] for t in whole["trials"]] == ["TERMINATED", "RUNNING", "PENDING", "ERROR"]
+    assert whole["trials"][1]["config"] == {"y": [1, {}]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # hand-written: the trials first, pretty-printed, keys after them
+        json.dumps(
+            {"trials": [_entry("a", "PAUSED")], "format_version": FORMAT_VERSION}, indent=2
+        ),
+        json.dumps({"format_version": FORMAT_VERSION, "trials": []}),
+        '  {"format_version": @V ,"trials" : [ ] , "name":"n" }\n',
+    ],
+)
+def test_entries_load_from_any_layout_of_the_json(tmp_path, text):
+    (tmp_path / "experiment_state.json").write_text(text.replace("@V", str(FORMAT_VERSION)))
+    whole, streamed = _both(tmp_path)
+    assert streamed == whole
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format_version": @V, "trials": [{"trial_id"', "corrupted"),
+        ('{"format_version": 99, "trials": []}', "format_version"),
+        ('{"format_version": @V, "trials": [{"trial_id": "a"}]}', "dirname"),
+        ('{"format_version": @V, "trials": {}}', "not a list"),
+        ("[]", "corrupted"),
+        (b"\xff\xfe", "corrupted"),
+    ],
+)
+def test_entries_of_a_bad_state_raise_what_the_whole_parse_raises(tmp_path, text, match):
+    path = tmp_path / "experiment_state.json"
+    version = str(FORMAT_VERSION)
+    path.write_bytes(text if isinstance(text, bytes) else text.replace("@V", version).encode())
+    with pytest.raises(ExperimentStateError, match=match):
+        load_experiment_state(tmp_path)
+    with pytest.raises(ExperimentStateError, match=match):
+        load_experiment_entries(tmp_path, lambda e: e)
+
+
+def test_the_state_as_the_controller_writes_it_is_never_parsed_whole(tmp_path, monkeypatch):
+    state = {"format_version": FORMAT_VERSION, "mode": None, "snapshot_id": "s1"}
+    entries = [_entry(f"t{i}", "TERMINATED") for i in range(50)]
+    save_experiment_state(str(tmp_path), {**state, "trials": iter(entries)})
+    append_state_updates(str(tmp_path), "s1", [_entry("t3", "ERROR")])
+
+    def whole(*args, **kwargs):
+        raise AssertionError("parsed whole")
+
+    monkeypatch.setattr("overtone.storage._state.parse_experiment_state", whole)
+    head, trials = load_experiment_entries(tmp_path, lambda e: e["status"])
+    assert head == state
+    assert trials == ["TERMINATED"] * 3 + ["ERROR"] + ["TERMINATED"] * 46
