@@ -11,7 +11,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "overtone"
 
-LEAVES = {"overtone", "_trial", "_errors", "_dicts", "_checks", "checkpoint", "_pareto"}
+LEAVES = {
+    "overtone",
+    "_trial",
+    "_errors",
+    "_dicts",
+    "_checks",
+    "_lazy",
+    "checkpoint",
+    "_pareto",
+}
 PLUGIN_BASE = LEAVES | {"config", "space"}
 CONTROLLER = {
     "_controller",

@@ -8,10 +8,9 @@ when used (``pip install 'overtone[mlflow]'``, ``'overtone[wandb]'``).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
-from typing import Any
 
+from overtone._lazy import lazy_exports
 from overtone.callbacks._base import Callback
 from overtone.logger._base import LoggerCallback
 from overtone.logger._json_csv import CSVLoggerCallback, JsonLoggerCallback
@@ -58,15 +57,4 @@ def default_logger_callbacks(user_callbacks: Iterable[Callback] | None = None) -
     return [cls() for cls in wanted if not any(isinstance(cb, cls) for cb in given)]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'overtone.logger' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

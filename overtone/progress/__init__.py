@@ -6,8 +6,7 @@ the reporters and tables.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from overtone._lazy import lazy_exports
 
 _LAZY = {
     "CLIReporter": "overtone.progress._reporter",
@@ -32,15 +31,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'overtone.progress' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

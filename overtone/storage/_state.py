@@ -113,24 +113,14 @@ def apply_state_updates(state: dict[str, Any], updates: bytes) -> None:
     snapshot_id = state.get("snapshot_id")
     if snapshot_id is None or not isinstance(state.get("trials"), list):
         return
-    lines = updates.splitlines()
     trials: list[Any] = state["trials"]
     index = {
         e["trial_id"]: i for i, e in enumerate(trials) if isinstance(e, dict) and "trial_id" in e
     }
-    for line in lines:
-        try:
-            update = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue  # torn by a crash in the middle of an append
-        if not isinstance(update, dict) or update.get("snapshot") != snapshot_id:
-            continue
-        entry = update.get("trial")
-        if not isinstance(entry, dict) or "trial_id" not in entry:
-            continue
-        at = index.get(entry["trial_id"])
+    for trial_id, entry in _updates_for(updates, snapshot_id).items():
+        at = index.get(trial_id)
         if at is None:
-            index[entry["trial_id"]] = len(trials)
+            index[trial_id] = len(trials)
             trials.append(entry)
         else:
             trials[at] = entry

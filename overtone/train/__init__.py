@@ -9,8 +9,7 @@ process.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from overtone._lazy import lazy_exports
 
 _LAZY = {
     "Checkpoint": ("overtone.checkpoint", "Checkpoint"),
@@ -25,18 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'overtone.train' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)
