@@ -69,6 +69,8 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
+from overtone.executors._process import exit_at_eof
+
 # Linux can fail a connection whose data stays unacknowledged too long: the sign that the
 # peer's machine is gone or cut off, which a busy peer never shows.
 HAS_USER_TIMEOUT = hasattr(socket, "TCP_USER_TIMEOUT")
@@ -503,46 +505,30 @@ class Listener:
 
 
 # -- the trial process ---------------------------------------------------------------------
-def _exit_when_orphaned(life_fd: int) -> None:
-    """End this process when the Dask worker that started it is gone."""
-    try:
-        while os.read(life_fd, 1):
-            pass
-    except OSError:
-        pass
-    os._exit(1)
-
-
 def _ignore(signum: int, frame: Any) -> None:
     pass
 
 
-def main() -> None:
+def _serve_trials(conn_fd: int, life_fd: int) -> None:
     # The worker decides when a trial ends (it lets running trials checkpoint when it is
     # asked to shut down), so the signals a terminal or a process manager sends to the
     # whole process group are not for this process. Handlers, not SIG_IGN: processes that
     # the trial starts must still get the default actions.
     signal.signal(signal.SIGINT, _ignore)
     signal.signal(signal.SIGTERM, _ignore)
-    conn_fd, life_fd = int(sys.argv[1]), int(sys.argv[2])
-    threading.Thread(target=_exit_when_orphaned, args=(life_fd,), daemon=True).start()
+    exit_at_eof(life_fd)  # the Dask worker that started it is gone
     from overtone.executors._worker import serve
 
-    conn = Connection(socket.socket(fileno=conn_fd).detach())
-    serve(conn)
+    serve(Connection(conn_fd))
 
 
-def forked_main(fds: list[int], env: dict[str, str]) -> None:
-    """A trial process forked by the Dask worker's fork server (``_forkserver``): ``fds``
-    are its connection and its life pipe's read end."""
-    os.environ.clear()
-    os.environ.update(env)
-    signal.signal(signal.SIGINT, _ignore)
-    signal.signal(signal.SIGTERM, _ignore)
-    threading.Thread(target=_exit_when_orphaned, args=(fds[1],), daemon=True).start()
-    from overtone.executors._worker import serve
+def main() -> None:
+    _serve_trials(int(sys.argv[1]), int(sys.argv[2]))
 
-    serve(Connection(fds[0]))
+
+def forked_main(fds: list[int]) -> None:
+    """A trial process forked by the Dask worker's fork server (``_forkserver``)."""
+    _serve_trials(fds[0], fds[1])
     sys.stdout.flush()
     sys.stderr.flush()
 

@@ -64,42 +64,16 @@ _stats = {"fetches": 0, "spawned": 0}
 
 class _TrialProcess(ChildProcess):
     """A process that runs trials one after another (the local worker protocol); it exits
-    when the write end of its life pipe, which only this Dask worker process holds, closes."""
+    when its life pipe, whose write end only this Dask worker process holds, closes."""
 
     def __init__(self, cuda: str) -> None:
-        life_r, life_w = os.pipe()
         env = child_env(dict(os.environ), cuda)
-        forks = _fork_server()
-        try:
-            try:
-                super().__init__(
-                    "overtone.executors._dask_channel",
-                    env,
-                    "the trial process",
-                    pass_fds=(life_r,),
-                    fork_server=forks,
-                )
-            except OSError:
-                if forks is None:
-                    raise
-                super().__init__(  # the fork server failed it: a new interpreter, then
-                    "overtone.executors._dask_channel", env, "the trial process", (life_r,)
-                )
-        except BaseException:
-            os.close(life_w)
-            raise
-        finally:
-            os.close(life_r)
-        self._life_w: int | None = life_w
+        super().__init__(
+            "overtone.executors._dask_channel", env, "the trial process", _fork_server()
+        )
         self.cuda = cuda
         self.loaded: set[str] = set()
         _stats["spawned"] += 1
-
-    def kill(self) -> None:
-        super().kill()
-        if self._life_w is not None:
-            os.close(self._life_w)
-            self._life_w = None
 
 
 def _fork_server() -> ForkServer | None:

@@ -49,7 +49,7 @@ _NO_FORK_MODULES = ("tensorflow", "jax", "mxnet", "paddle", "cupy")
 _MAX_MESSAGE = 1 << 20
 _MAX_FDS = 8
 
-WorkerMain = Callable[[list[int], dict[str, str]], None]
+WorkerMain = Callable[[list[int]], None]
 
 
 def check_start_method(value: str) -> str:
@@ -148,7 +148,8 @@ class ForkServer:
 
     Args:
         worker_main: what a forked worker runs, with the descriptors passed to
-            :meth:`spawn` and its environment; the worker ends when it returns.
+            :meth:`spawn`, in the environment passed along; the worker ends when it
+            returns.
         close_fds: detach every descriptor but the standard streams in the fork server (see
             :func:`_detach_fds`), so that its workers hold none of the parent's. Without it,
             regular files stay shared, as in any fork (a trial may log to a file that the
@@ -160,9 +161,9 @@ class ForkServer:
     def __init__(
         self, worker_main: WorkerMain, close_fds: bool = False, preload: tuple[str, ...] = ()
     ) -> None:
-        self._worker_main = worker_main
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        life_r, self._life_w = os.pipe()
+        life_r, life_w = os.pipe()
+        self._life_w: int | None = life_w
         started: list[int] = []
         failure: list[BaseException] = []
 
@@ -178,7 +179,7 @@ class ForkServer:
                 code = 1
                 try:
                     self._sock.close()
-                    os.close(self._life_w)
+                    os.close(life_w)
                     _detach_fds((0, 1, 2, theirs.fileno(), life_r), files_too=close_fds)
                     for module in preload:
                         importlib.import_module(module)
@@ -199,15 +200,14 @@ class ForkServer:
         theirs.close()
         os.close(life_r)
         if failure:
-            self._sock.close()
-            os.close(self._life_w)
+            self._let_go()
             raise failure[0]
         self.pid = started[0]
         self._lock = threading.Lock()
 
     def spawn(self, env: dict[str, str], fds: tuple[int, ...]) -> ForkedProcess:
-        """Fork a worker that runs ``worker_main(fds, env)``; the worker gets its own copies
-        of ``fds`` (the caller closes its own)."""
+        """Fork a worker that runs ``worker_main(fds)`` with ``env`` as its environment; the
+        worker gets its own copies of ``fds`` (the caller closes its own)."""
         with self._lock:
             socket.send_fds(self._sock, [pickle.dumps(env)], list(fds))
             data, fds, _flags, _addr = socket.recv_fds(self._sock, 64, 1)
@@ -222,11 +222,7 @@ class ForkServer:
 
     def __del__(self) -> None:  # an executor set up but never shut down
         with contextlib.suppress(Exception):
-            self._sock.close()
-        with contextlib.suppress(Exception):
-            if self._life_w is not None:
-                os.close(self._life_w)
-                self._life_w = None  # type: ignore[assignment]
+            self._let_go()
 
     def alive(self) -> bool:
         try:
@@ -237,13 +233,17 @@ class ForkServer:
 
     def close(self) -> None:
         """End the fork server; its workers end with it (their parent-death signal)."""
+        self._let_go()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+    def _let_go(self) -> None:
+        """Close this process's ends: the fork server sees them close and exits."""
         with contextlib.suppress(OSError):
             self._sock.close()
         if self._life_w is not None:
             os.close(self._life_w)
-            self._life_w = None  # type: ignore[assignment]
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+            self._life_w = None
 
 
 # -- the fork server's side -------------------------------------------------------------
@@ -335,8 +335,10 @@ def _fork_one(
             sock.close()
             for fd in (status_r, status_w, *own_fds, *status.values()):
                 os.close(fd)
+            os.environ.clear()
+            os.environ.update(env)
             _fresh_process_state()
-            worker_main(fds, env)
+            worker_main(fds)
             code = 0
         finally:
             os._exit(code)

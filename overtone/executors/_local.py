@@ -49,40 +49,17 @@ def detect_gpus() -> int:
 
 
 class _Worker(ChildProcess):
-    """A worker process; it exits at once when the write end of its life pipe, which only
-    the driver holds, closes (the driver died, even by SIGKILL)."""
+    """A worker process; it exits at once when its life pipe closes (the driver died, even
+    by SIGKILL)."""
 
     def __init__(
         self, gpu_key: tuple[int, ...], env: dict[str, str], fork_server: ForkServer | None
     ) -> None:
-        life_r, life_w = os.pipe()
         env = {**env, "OVERTONE_PARENT_PID": str(os.getpid())}
-        try:
-            super().__init__(
-                "overtone.executors._worker",
-                env,
-                "the worker process",
-                pass_fds=(life_r,),
-                fork_server=fork_server,
-            )
-        except BaseException:
-            os.close(life_w)
-            raise
-        finally:
-            os.close(life_r)
-        self._life_w: int | None = life_w
+        super().__init__("overtone.executors._worker", env, "the worker process", fork_server)
         self.gpu_key = gpu_key
         self.loaded: set[str] = set()
         self.trial_id: str | None = None
-
-    def kill(self) -> None:
-        super().kill()
-        self.close_life()
-
-    def close_life(self) -> None:
-        if self._life_w is not None:
-            os.close(self._life_w)
-            self._life_w = None
 
 
 class LocalExecutor(Executor):
@@ -272,11 +249,8 @@ class LocalExecutor(Executor):
         return worker
 
     def _spawn(self, gpus: tuple[int, ...]) -> _Worker:
+        if self._fork_server is not None and not self._fork_server.alive():
+            self._fork_server.close()  # killed from outside: new interpreters from now on
+            self._fork_server = None
         env = child_env(self._base_env, ",".join(map(str, gpus)))
-        if self._fork_server is not None:
-            try:
-                return _Worker(gpus, env, self._fork_server)
-            except OSError:  # the fork server died or cannot fork: start interpreters
-                self._fork_server.close()
-                self._fork_server = None
-        return _Worker(gpus, env, None)
+        return _Worker(gpus, env, self._fork_server)

@@ -6,6 +6,7 @@ process serving the trial protocol (``_messages``) on its end of a socket pair.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -34,16 +35,16 @@ def child_env(base: dict[str, str], cuda: str) -> dict[str, str]:
 
 
 class ChildProcess:
-    """``python -m MODULE CONN_FD [FD ...]``, or a fork from ``fork_server``: a child that
-    speaks over ``conn``.
+    """``python -m MODULE CONN_FD LIFE_FD``, or a fork from ``fork_server``: a child that
+    speaks over ``conn`` and exits when the write end of its *life pipe*, which only this
+    process holds, closes (this process died, even by SIGKILL: see :func:`exit_at_eof`).
 
     Args:
         module: the module to run.
         env: its environment.
         label: what it is called in messages ("the worker process").
-        pass_fds: further file descriptors it inherits; their numbers follow CONN_FD on its
-            command line. The caller closes its copies.
-        fork_server: fork it from there (``_forkserver``) rather than start an interpreter.
+        fork_server: fork it from there (``_forkserver``) rather than start an interpreter;
+            if that fails (the fork server died, or cannot fork), an interpreter it is.
     """
 
     def __init__(
@@ -51,26 +52,30 @@ class ChildProcess:
         module: str,
         env: dict[str, str],
         label: str,
-        pass_fds: tuple[int, ...] = (),
         fork_server: ForkServer | None = None,
     ) -> None:
         parent, child = socket.socketpair()
+        life_r, life_w = os.pipe()
+        fds = (child.fileno(), life_r)
         try:
-            self.proc: subprocess.Popen[bytes] | ForkedProcess
+            proc: subprocess.Popen[bytes] | ForkedProcess | None = None
             if fork_server is not None:  # it runs its worker_main instead of ``module``
-                self.proc = fork_server.spawn(env, (child.fileno(), *pass_fds))
-            else:
-                self.proc = subprocess.Popen(
-                    [sys.executable, "-m", module, *map(str, (child.fileno(), *pass_fds))],
-                    pass_fds=(child.fileno(), *pass_fds),
-                    env=env,
+                with contextlib.suppress(OSError):  # it died, or cannot fork: see below
+                    proc = fork_server.spawn(env, fds)
+            if proc is None:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", module, *map(str, fds)], pass_fds=fds, env=env
                 )
+            self.proc = proc
         except BaseException:
             parent.close()
+            os.close(life_w)
             raise
         finally:
             child.close()
+            os.close(life_r)
         self.conn = Connection(parent.detach())
+        self._life_w: int | None = life_w
         self.label = label
 
     def alive(self) -> bool:
@@ -82,6 +87,13 @@ class ChildProcess:
             self.proc.send_signal(signal.SIGKILL)
         self.conn.close()
         self.proc.wait()
+        self.close_life()
+
+    def close_life(self) -> None:
+        """Close the life pipe's write end: the child exits once it sees that."""
+        if self._life_w is not None:
+            os.close(self._life_w)
+            self._life_w = None
 
     def death_reason(self, where: str = "") -> str:
         """Why its connection ended: its exit code or signal. One that does not exit within
@@ -120,13 +132,19 @@ def die_with_parent(life_fd: int | None, parent_pid: int | None) -> None:
     if parent_pid is not None and os.getppid() != parent_pid:
         os._exit(1)
     if life_fd is not None:
-        threading.Thread(target=_exit_at_eof, args=(life_fd,), daemon=True).start()
+        exit_at_eof(life_fd)
 
 
-def _exit_at_eof(life_fd: int) -> None:
-    try:
-        while os.read(life_fd, 1):
+def exit_at_eof(life_fd: int) -> None:
+    """In a child process: end it (``os._exit``) when the life pipe ``life_fd`` reaches its
+    end of file, that is when the process holding the write end is gone."""
+
+    def watch() -> None:
+        try:
+            while os.read(life_fd, 1):
+                pass
+        except OSError:
             pass
-    except OSError:
-        pass
-    os._exit(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="overtone-life", daemon=True).start()

@@ -131,11 +131,9 @@ def serve(conn: Connection) -> None:
             return
 
 
-def forked_main(fds: list[int], env: dict[str, str]) -> None:
+def forked_main(fds: list[int]) -> None:
     """A worker forked by the fork server (``_forkserver``): ``fds`` are its connection and
     its life pipe's read end."""
-    os.environ.clear()
-    os.environ.update(env)
     os.environ.pop("OVERTONE_PARENT_PID", None)  # its parent is the fork server
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(fds[1], None)

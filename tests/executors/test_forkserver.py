@@ -172,3 +172,24 @@ def test_a_second_fork_server_does_not_keep_the_first_one_alive():
         assert not ended.is_alive(), "the first executor's shutdown hangs"
     finally:
         second.shutdown()
+
+
+def test_workers_start_as_interpreters_once_the_fork_server_is_gone():
+    import signal
+
+    import cloudpickle
+
+    executor = LocalExecutor(num_cpus=1, start_method="fork")
+    executor.setup("k", cloudpickle.dumps(_draws))
+    try:
+        server = executor._fork_server
+        assert server is not None
+        os.kill(server.pid, signal.SIGKILL)
+        os.waitpid(server.pid, 0)
+        executor._idle.clear()  # the idle worker went with it (its parent-death signal)
+        worker = executor._spawn(())
+        assert executor._fork_server is None
+        assert isinstance(worker.proc, subprocess.Popen) and worker.alive()
+        worker.kill()
+    finally:
+        executor.shutdown()
