@@ -2,8 +2,8 @@
 
 Start-up is on the quick start's path: this module imports only what it takes to start the
 executor's workers (the trainable, pickled, and the executor); :func:`execute` imports the
-controller and the rest once the workers are starting, so that their interpreters start
-while the driver imports (see ``_start_executor``).
+controller and the rest once the workers are starting, so that their start overlaps with
+the driver's imports (see ``_start_executor``).
 """
 
 from __future__ import annotations
@@ -183,9 +183,9 @@ def execute(
 
 def _start_executor(executor: Executor, name: str, blob: bytes) -> str:
     """Set the executor up now, before the controller is even imported: the local executor
-    starts its worker processes here, and their start (an interpreter each, its imports, the
-    trainable unpickled) overlaps with the driver's own imports and set-up. Returns the key
-    the trainable is loaded under."""
+    starts its worker processes here, and their start (the trainable unpickled; an
+    interpreter each and its imports, where they are not forked) overlaps with the driver's
+    own imports and set-up. Returns the key the trainable is loaded under."""
     key = f"{name}-{os.urandom(3).hex()}"
     executor.setup(key, blob)
     return key

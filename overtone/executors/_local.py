@@ -115,8 +115,8 @@ class LocalExecutor(Executor):
                 self._fork_server = ForkServer(forked_main)
             except OSError:  # out of processes or memory: new interpreters may still start
                 self._fork_server = None
-        # Start the workers now, so that their interpreter start-up and the unpickling of
-        # the trainable overlap with the driver's own set-up.
+        # Start the workers now, so that their start-up (an interpreter's, where they are not
+        # forked) and the unpickling of the trainable overlap with the driver's own set-up.
         for _ in range(min(int(self.num_cpus), 8) - len(self._idle)):
             worker = self._spawn(())
             worker.conn.send(LoadTrainable(self._key, self._blob))
