@@ -1,8 +1,10 @@
-"""Argument checks, the number test and optional imports that every layer shares."""
+"""Argument checks, the number and loopback tests and optional imports that every layer
+shares."""
 
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import numbers
 from typing import Any
 
@@ -71,3 +73,13 @@ def import_optional(module: str, user: str, extra: str, package: str | None = No
 def is_number(value: Any) -> bool:
     """A real number (ints, floats, numpy scalars), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

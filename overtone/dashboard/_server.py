@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import sys
@@ -11,19 +10,11 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from overtone._checks import is_loopback
 from overtone.cli._store import Store
 from overtone.storage._layout import STATE_FILE
 
 EXTRA_HINT = "pip install 'overtone[dashboard]'"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def split_path(path: str) -> tuple[str, str | None]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import secrets
@@ -14,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from overtone._checks import is_loopback
 from overtone._trial import Resources
 from overtone.serve import _select
 from overtone.serve._handle import ServeError, ServeHandle
@@ -35,15 +35,6 @@ def _import_http() -> tuple[Any, Any]:
             "pip install 'overtone[serve]'"
         ) from exc
     return starlette, uvicorn
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _replica_host(executor: Any) -> str:
