@@ -22,7 +22,7 @@ import cloudpickle
 
 from overtone import __version__
 from overtone._study_change import space_key
-from overtone._trial import Resources, TrialStatus
+from overtone._trial import TrialStatus
 from overtone._trial_state import Trial
 from overtone._trial_table import RawEntry, TrialTable
 from overtone.storage._journal import read_results
@@ -202,28 +202,16 @@ def restore_experiment(path: str, mode: ResumeMode) -> RestoredExperiment:
     trials: list[Trial] = []
     count, prefix = 0, ""
     for entry in state["trials"]:
-        trial = Trial(
-            entry["trial_id"],
-            entry["trial_name"],
-            entry["dirname"],
-            path,
-            entry["config"],
-            Resources.coerce(entry.get("resources")),
-            entry.get("experiment_tag", ""),
-            entry.get("trainable_name", ""),
-        )
-        trial.num_failures = int(entry.get("num_failures", 0))
-        trial.error_file = entry.get("error_file")
-        trial.out_of_space = bool(entry.get("out_of_space", False))
+        trial = Trial.from_state(entry, path)
+        # The trial's folder is the record of what it reported and saved: its results and
+        # checkpoints win over the entry's copy, which may be older.
         rows = read_results(os.path.join(trial.path, RESULT_FILE))
         by_iteration = {r.get("training_iteration"): r for r in rows}
         trial.checkpoints = _checkpoints_on_disk(trial.path, by_iteration)
-        if rows:
-            trial.last_result = {**rows[-1], "config": trial.config}
+        trial.last_result = {**rows[-1], "config": trial.config} if rows else {}
+        if rows or trial.checkpoints:
             trial.runs = 1
-        elif trial.checkpoints:
-            trial.runs = 1
-        trial.status = _next_status(TrialStatus(entry["status"]), mode, trial)
+        trial.status = _next_status(trial.status, mode, trial)
         if trial.status.is_finished() and trial.last_result:
             trial.last_result["done"] = True
         trials.append(trial)
