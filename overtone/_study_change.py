@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from overtone._errors import NotResumableError
 from overtone._trial_factory import TrialFactory
 from overtone.space import Domain, Function, is_grid_search
+from overtone.space._variants import unresolved_paths
 
 if TYPE_CHECKING:
     from collections import deque
@@ -64,14 +65,15 @@ def config_fits(config: Any, space: Any) -> bool:
         return True
     if is_grid_search(space):
         return any(
-            config_fits(config, option) if _searches(option) else bool(config == option)
+            config_fits(config, option) if unresolved_paths(option) else bool(config == option)
             for option in space["grid_search"]
         )
     if isinstance(space, Domain):
         categories = getattr(space, "categories", None)
         if categories is not None:  # a choice: of values, or of branches with domains
             return any(
-                config_fits(config, c) if _searches(c) else bool(config == c) for c in categories
+                config_fits(config, c) if unresolved_paths(c) else bool(config == c)
+                for c in categories
             )
         try:
             return bool(space.is_valid(config))
@@ -86,16 +88,6 @@ def config_fits(config: Any, space: Any) -> bool:
             return False
         return all(config_fits(c, s) for c, s in zip(config, space))
     return True  # a constant
-
-
-def _searches(value: Any) -> bool:
-    if isinstance(value, Domain) or is_grid_search(value):
-        return True
-    if isinstance(value, dict):
-        return any(_searches(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_searches(v) for v in value)
-    return False
 
 
 def continue_study(
