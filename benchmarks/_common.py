@@ -13,6 +13,7 @@ one), which would bill one run's clean-up to the next run (see benchmarks/README
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import resource
 import shutil
@@ -324,6 +325,26 @@ def file_creation_us(root: str | None = None, count: int = 200) -> float:
         os.close(os.open(os.path.join(folder, str(i)), os.O_WRONLY | os.O_CREAT, 0o644))
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e6
+
+
+def run_marked(argv: Sequence[str], marker: str, label: str) -> dict | None:
+    """Run ``python *argv`` with a new temporary ``BENCH_STORAGE``, and return the JSON
+    that follows ``marker`` on its last such line of stdout; None (after printing why,
+    naming ``label``) when it fails or prints none."""
+    with tempfile.TemporaryDirectory() as storage:
+        proc = subprocess.run(
+            [sys.executable, *argv],
+            env={**os.environ, "BENCH_STORAGE": storage},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(marker)]
+    if proc.returncode or not lines:
+        print(f"ERROR in {label}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
+        return None
+    return json.loads(lines[-1][len(marker) :])
 
 
 def loadavg() -> str:

@@ -26,18 +26,15 @@ defaults instead. Like the other benchmarks, it is a report and always exits 0.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import loadavg, print_table  # noqa: E402
+from _common import loadavg, print_table, run_marked  # noqa: E402
 from bench_dask import LocalDaskCluster  # noqa: E402
 
 TARGET = 1.10
@@ -102,20 +99,7 @@ DASK_ALONE = textwrap.dedent(
 
 
 def run(trials: int, seconds: float, where: str, script: str = PACED) -> dict | None:
-    with tempfile.TemporaryDirectory() as storage:
-        proc = subprocess.run(
-            [sys.executable, "-c", script, str(trials), str(seconds), where],
-            env={**os.environ, "BENCH_STORAGE": storage},
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
-    if proc.returncode or not lines:
-        print(f"ERROR ({where}): exit {proc.returncode}\n{proc.stderr[-3000:]}")
-        return None
-    return json.loads(lines[-1][len(MARKER) :])
+    return run_marked(["-c", script, str(trials), str(seconds), where], MARKER, where)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,15 +27,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import loadavg, print_table  # noqa: E402
+from _common import loadavg, print_table, run_marked  # noqa: E402
 
 TARGET = 1.05
 MARKER = "BENCH_SCALE_RESULT "
@@ -114,21 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     for workload in args.only or ["bookkeeping", "throughput"]:
         ratios, cpus = [], []
         for _ in range(args.reps):
-            with tempfile.TemporaryDirectory() as storage:
-                env = {**os.environ, "BENCH_STORAGE": storage}
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--child", workload, "--scale", str(args.scale)],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=1800,
-                    check=False,
-                )
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
-            if proc.returncode or not lines:
-                print(f"ERROR in {workload}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
+            data = run_marked(
+                [__file__, "--child", workload, "--scale", str(args.scale)], MARKER, workload
+            )
+            if data is None:
                 continue
-            data = json.loads(lines[-1][len(MARKER) :])
             if data["ok"] != data["trials"]:
                 print(f"ERROR in {workload}: {data['ok']} of {data['trials']} trials complete")
             ratios.append(data["wall"] / data["ideal"])
