@@ -6,6 +6,10 @@ request came for a short quiet gap: twice the recent gap between requests that a
 others waited (at least 0.2 ms). Then a burst is over and waiting longer would only add
 latency; a lone client, which waits for each answer, waits 0.2 ms. A request is never split.
 
+Batches go only to ready replicas of the newest generation that has one: once a replica with
+a better checkpoint is ready, no new batch goes to the older ones (which the supervisor then
+retires), so a client never gets an older model's answer after a newer one's.
+
 Each replica holds at most one batch. If it dies with a batch, every request of that batch
 goes back to the head of the queue once; a request whose replica dies a second time is
 answered with a 503 naming both failures. Nothing is dropped: every request gets its
@@ -171,11 +175,14 @@ class Router:
 
     # -- batching -------------------------------------------------------------------------
     def _ready_links(self) -> list[_Link]:
-        return [link for link in self.links.values() if link.state == "ready"]
+        """The ready replicas that serve: those of the newest generation with one ready."""
+        ready = [link for link in self.links.values() if link.state == "ready"]
+        newest = max((link.generation for link in ready), default=0)
+        return [link for link in ready if link.generation == newest]
 
     def _free_link(self) -> _Link | None:
-        for link in self.links.values():
-            if link.state == "ready" and link.batch is None:
+        for link in self._ready_links():
+            if link.batch is None:
                 return link
         return None
 
@@ -201,8 +208,8 @@ class Router:
                 await self._freed.wait()
                 link = self._free_link()
             await self._fill()
-            if not self.queue or link.state != "ready" or link.batch is not None:
-                continue
+            if not self.queue or link.batch is not None or link not in self._ready_links():
+                continue  # it was taken, or retired, or a newer generation got ready
             self._send(link, self._take())
 
     async def _fill(self) -> None:
